@@ -1,0 +1,188 @@
+import * as Either from "effect/Either"
+import type { EventData } from "../EventEnvelope.js"
+import { EventTooLarge, InvalidArgument, InvalidEvent, type InvalidStreamName } from "../EventStoreError.js"
+import type { EventStoreConfigShape } from "../EventStoreConfig.js"
+import * as StreamName from "../StreamName.js"
+
+/** An event checked and serialised once, ready for any store. */
+export interface PreparedEvent {
+  readonly eventId: string
+  readonly type: string
+  readonly schemaVersion: number
+  readonly dataJson: string
+  readonly metadataJson: string
+  readonly correlationId: string | null
+  readonly causationId: string | null
+}
+
+export interface PreparedAppend {
+  readonly tenant: string
+  readonly streamName: string
+  readonly category: string
+  readonly commandId: string | null
+  readonly events: ReadonlyArray<PreparedEvent>
+}
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+export const maxTenantLength = 128
+export const maxIdLength = 256
+export const maxTypeLength = 256
+
+/** Checks a short identifier (tenant, command id, event type): non-empty, bounded, printable. */
+export const checkName = (value: unknown, max: number): string | undefined => {
+  if (typeof value !== "string") return "must be a string"
+  if (value.length === 0) return "must not be empty"
+  if (value.length > max) return `must be at most ${max} characters`
+  if (StreamName.hasControlCharacter(value)) return "must not contain NUL or control characters"
+  return undefined
+}
+
+export const tenant = (value: string | undefined, config: EventStoreConfigShape): Either.Either<string, InvalidArgument> => {
+  if (value === undefined) return Either.right(config.defaultTenant)
+  const problem = checkName(value, maxTenantLength)
+  return problem ? Either.left(new InvalidArgument({ argument: "tenant", reason: problem })) : Either.right(value)
+}
+
+export const positiveInt = (argument: string, value: number | undefined, fallback: number): Either.Either<number, InvalidArgument> => {
+  if (value === undefined) return Either.right(fallback)
+  return Number.isSafeInteger(value) && value > 0
+    ? Either.right(value)
+    : Either.left(new InvalidArgument({ argument, reason: `must be a positive integer, got ${value}` }))
+}
+
+const utf8Length = (s: string): number => {
+  let bytes = 0
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0x80) bytes += 1
+    else if (c < 0x800) bytes += 2
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      bytes += 4
+      i++
+    } else bytes += 3
+  }
+  return bytes
+}
+
+/** Finds the path of the first string (or key) holding a NUL, which PostgreSQL's jsonb refuses. */
+const findNul = (value: unknown, path: string): string | undefined => {
+  if (typeof value === "string") return value.includes("\u0000") ? path : undefined
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findNul(value[i], `${path}[${i}]`)
+      if (found) return found
+    }
+    return undefined
+  }
+  if (value !== null && typeof value === "object") {
+    for (const [k, v] of Object.entries(value)) {
+      if (k.includes("\u0000")) return `${path} (a key)`
+      const found = findNul(v, `${path}.${k}`)
+      if (found) return found
+    }
+  }
+  return undefined
+}
+
+const toJson = (value: unknown, index: number, field: string): Either.Either<string, InvalidEvent> => {
+  let json: string | undefined
+  try {
+    json = JSON.stringify(value)
+  } catch (e) {
+    return Either.left(new InvalidEvent({ index, field, reason: `is not JSON: ${(e as Error).message}` }))
+  }
+  if (json === undefined) return Either.left(new InvalidEvent({ index, field, reason: "is not JSON (undefined or a function)" }))
+  if (json.includes("\\u0000")) {
+    const at = findNul(value, field)
+    if (at) return Either.left(new InvalidEvent({ index, field: at, reason: "contains a NUL character, which cannot be stored" }))
+  }
+  return Either.right(json)
+}
+
+const optionalName = (value: unknown, index: number, field: string): Either.Either<string | null, InvalidEvent> => {
+  if (value === undefined || value === null) return Either.right(null)
+  const problem = checkName(value, maxIdLength)
+  return problem ? Either.left(new InvalidEvent({ index, field, reason: problem })) : Either.right(value as string)
+}
+
+const prepareEvent = (
+  event: EventData,
+  index: number,
+  config: EventStoreConfigShape
+): Either.Either<PreparedEvent, InvalidEvent | EventTooLarge> =>
+  Either.gen(function*() {
+    if (event === null || typeof event !== "object") {
+      return yield* Either.left(new InvalidEvent({ index, field: "event", reason: "must be an object" }))
+    }
+    const typeProblem = checkName(event.type, maxTypeLength)
+    if (typeProblem) return yield* Either.left(new InvalidEvent({ index, field: "type", reason: typeProblem }))
+    let eventId: string
+    if (event.eventId === undefined) {
+      eventId = globalThis.crypto.randomUUID()
+    } else {
+      eventId = typeof event.eventId === "string" ? event.eventId.toLowerCase() : ""
+      if (!uuidPattern.test(eventId)) {
+        return yield* Either.left(new InvalidEvent({ index, field: "eventId", reason: `must be a UUID, got ${JSON.stringify(event.eventId)}` }))
+      }
+    }
+    const schemaVersion = event.schemaVersion ?? 1
+    if (!Number.isInteger(schemaVersion) || schemaVersion < 1 || schemaVersion > 2_147_483_647) {
+      return yield* Either.left(new InvalidEvent({ index, field: "schemaVersion", reason: `must be a positive integer, got ${schemaVersion}` }))
+    }
+    const metadata = event.metadata ?? {}
+    if (metadata === null || typeof metadata !== "object" || Array.isArray(metadata)) {
+      return yield* Either.left(new InvalidEvent({ index, field: "metadata", reason: "must be a JSON object" }))
+    }
+    const dataJson = yield* toJson(event.data, index, "data")
+    const metadataJson = yield* toJson(metadata, index, "metadata")
+    const chars = dataJson.length + metadataJson.length
+    // A UTF-16 unit is at most 3 UTF-8 bytes, so short events skip the byte count.
+    if (chars * 3 > config.maxEventBytes) {
+      const bytes = utf8Length(dataJson) + utf8Length(metadataJson)
+      if (bytes > config.maxEventBytes) {
+        return yield* Either.left(new EventTooLarge({ index, eventType: event.type, bytes, limit: config.maxEventBytes }))
+      }
+    }
+    return {
+      eventId,
+      type: event.type,
+      schemaVersion,
+      dataJson,
+      metadataJson,
+      correlationId: yield* optionalName(event.correlationId, index, "correlationId"),
+      causationId: yield* optionalName(event.causationId, index, "causationId")
+    }
+  })
+
+/** Checks everything about an append that does not need the store. */
+export const prepareAppend = (
+  streamName: string,
+  events: ReadonlyArray<EventData>,
+  options: { readonly tenant?: string | undefined; readonly commandId?: string | undefined },
+  config: EventStoreConfigShape
+): Either.Either<PreparedAppend, InvalidStreamName | InvalidArgument | InvalidEvent | EventTooLarge> =>
+  Either.gen(function*() {
+    const tenantName = yield* tenant(options.tenant, config)
+    const parsed = yield* StreamName.parse(streamName)
+    let commandId: string | null = null
+    if (options.commandId !== undefined) {
+      const problem = checkName(options.commandId, maxIdLength)
+      if (problem) return yield* Either.left(new InvalidArgument({ argument: "commandId", reason: problem }))
+      commandId = options.commandId
+    }
+    if (!Array.isArray(events)) {
+      return yield* Either.left(new InvalidArgument({ argument: "events", reason: "must be an array" }))
+    }
+    const prepared: Array<PreparedEvent> = new Array(events.length)
+    const seen = new Set<string>()
+    for (let i = 0; i < events.length; i++) {
+      const event = yield* prepareEvent(events[i]!, i, config)
+      if (seen.has(event.eventId)) {
+        return yield* Either.left(new InvalidEvent({ index: i, field: "eventId", reason: `repeats ${event.eventId} within one append` }))
+      }
+      seen.add(event.eventId)
+      prepared[i] = event
+    }
+    return { tenant: tenantName, streamName: parsed.streamName, category: parsed.category, commandId, events: prepared }
+  })

