@@ -1,5 +1,6 @@
-import { defineProject } from "vitest/config"
+import { defineProject, mergeConfig } from "vitest/config"
+import shared from "../../vitest.shared.js"
 
-export default defineProject({
+export default mergeConfig(shared, defineProject({
   test: { name: "bench", include: ["test/**/*.test.ts"] }
-})
+}))

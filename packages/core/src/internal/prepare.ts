@@ -65,25 +65,39 @@ const utf8Length = (s: string): number => {
   return bytes
 }
 
-/** Finds the path of the first string (or key) holding a NUL, which PostgreSQL's jsonb refuses. */
-const findNul = (value: unknown, path: string): string | undefined => {
-  if (typeof value === "string") return value.includes("\u0000") ? path : undefined
+const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed()
+
+/** Why PostgreSQL's jsonb would refuse a string: a NUL, or a lone UTF-16 surrogate. */
+const unstorable = (s: string): string | undefined =>
+  s.includes("\u0000") ? "contains a NUL character, which cannot be stored" :
+  isWellFormed(s) ? undefined : "contains a lone UTF-16 surrogate, which is not valid Unicode"
+
+/** Finds the first string (or key) that PostgreSQL's jsonb would refuse, with its path. */
+const findUnstorable = (value: unknown, path: string): { path: string; reason: string } | undefined => {
+  if (typeof value === "string") {
+    const reason = unstorable(value)
+    return reason ? { path, reason } : undefined
+  }
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const found = findNul(value[i], `${path}[${i}]`)
+      const found = findUnstorable(value[i], `${path}[${i}]`)
       if (found) return found
     }
     return undefined
   }
   if (value !== null && typeof value === "object") {
     for (const [k, v] of Object.entries(value)) {
-      if (k.includes("\u0000")) return `${path} (a key)`
-      const found = findNul(v, `${path}.${k}`)
+      const reason = unstorable(k)
+      if (reason) return { path: `${path} (a key)`, reason }
+      const found = findUnstorable(v, `${path}.${k}`)
       if (found) return found
     }
   }
   return undefined
 }
+
+// JSON.stringify escapes exactly these two cases, so clean data skips the walk.
+const suspicious = /\\u0000|\\ud[89a-f]/i
 
 const toJson = (value: unknown, index: number, field: string): Either.Either<string, InvalidEvent> => {
   let json: string | undefined
@@ -93,9 +107,9 @@ const toJson = (value: unknown, index: number, field: string): Either.Either<str
     return Either.left(new InvalidEvent({ index, field, reason: `is not JSON: ${(e as Error).message}` }))
   }
   if (json === undefined) return Either.left(new InvalidEvent({ index, field, reason: "is not JSON (undefined or a function)" }))
-  if (json.includes("\\u0000")) {
-    const at = findNul(value, field)
-    if (at) return Either.left(new InvalidEvent({ index, field: at, reason: "contains a NUL character, which cannot be stored" }))
+  if (suspicious.test(json)) {
+    const found = findUnstorable(value, field)
+    if (found) return Either.left(new InvalidEvent({ index, field: found.path, reason: found.reason }))
   }
   return Either.right(json)
 }

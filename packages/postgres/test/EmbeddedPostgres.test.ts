@@ -1,0 +1,81 @@
+import { expect, it } from "@effect/vitest"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import * as Database from "../src/Database.js"
+import * as EmbeddedPostgres from "../src/EmbeddedPostgres.js"
+
+const query = (url: Redacted.Redacted<string>, statement: string) =>
+  Effect.flatMap(PgClient.PgClient, (sql) => sql.unsafe<Record<string, unknown>>(statement)).pipe(
+    Effect.provide(PgClient.layer({ url, maxConnections: 1 })),
+    Effect.scoped
+  )
+
+it.live("a second start on the same folder reuses the data; the scope stops the server", () =>
+  Effect.gen(function*() {
+    const parent = yield* Effect.acquireRelease(
+      Effect.promise(async () => {
+        const dir = await mkdtemp(Path.join(Os.tmpdir(), "recount-launcher-"))
+        await chmod(dir, 0o755)
+        return dir
+      }),
+      (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
+    )
+    const dataDir = Path.join(parent, "nested", "pg")
+    const first = yield* Effect.scoped(Effect.gen(function*() {
+      const running = yield* EmbeddedPostgres.start({ dataDir })
+      expect(running.initialised).toBe(true)
+      expect(Redacted.value(running.url)).toContain("127.0.0.1")
+      yield* query(running.url, "CREATE TABLE kept (v text); INSERT INTO kept VALUES ('still here')")
+      return running
+    }))
+    // The scope closed: nothing listens on that port any more.
+    const down = yield* Effect.either(query(first.url, "SELECT 1"))
+    expect(down._tag).toBe("Left")
+    const rows = yield* Effect.scoped(Effect.gen(function*() {
+      const again = yield* EmbeddedPostgres.start({ dataDir })
+      expect(again.initialised).toBe(false)
+      return yield* query(again.url, "SELECT v FROM kept")
+    }))
+    expect(rows).toEqual([{ v: "still here" }])
+  }).pipe(Effect.scoped), { timeout: 120_000 })
+
+it.live("with DATABASE_URL set, the database layer uses it and starts nothing", () =>
+  Effect.gen(function*() {
+    const db = yield* Database.DatabaseUrl
+    expect(db.source).toBe("external")
+    expect(Redacted.value(db.url)).toBe("postgres://someone@db.example:5432/app")
+    expect(Option.isNone(db.dataDir)).toBe(true)
+  }).pipe(
+    Effect.provide(Database.layerUrl),
+    Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["DATABASE_URL", "postgres://someone@db.example:5432/app"]])))
+  ))
+
+it("session settings are added to the URL without losing existing options", () => {
+  const url = Database.withSessionSettings("postgres://u:p@h:1/db?options=-c%20search_path%3Dapp", {
+    idle_in_transaction_session_timeout: "60000"
+  })
+  expect(new URL(url).searchParams.get("options")).toBe("-c search_path=app -c idle_in_transaction_session_timeout=60000")
+})
+
+it.live("an unusable data folder is a typed error naming the folder", () =>
+  Effect.gen(function*() {
+    // A folder inside a regular file can never be created.
+    const file = yield* Effect.acquireRelease(
+      Effect.promise(async () => {
+        const path = Path.join(Os.tmpdir(), `recount-not-a-dir-${process.pid}`)
+        await writeFile(path, "")
+        return path
+      }),
+      (path) => Effect.promise(() => rm(path, { force: true }))
+    )
+    const error = yield* Effect.flip(EmbeddedPostgres.start({ dataDir: Path.join(file, "pg") }))
+    expect(error._tag).toBe("EmbeddedPostgresError")
+    expect(error.dataDir).toBe(Path.join(file, "pg"))
+  }).pipe(Effect.scoped))
+

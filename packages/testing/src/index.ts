@@ -1,0 +1,5 @@
+/**
+ * @since 0.1.0
+ */
+export * as EventStoreContract from "./EventStoreContract.js"
+export * as TestDatabase from "./TestDatabase.js"
