@@ -48,8 +48,14 @@ export class EventStoreConfig extends Context.Reference<EventStoreConfig>()("@re
  *
  * @since 0.1.0
  */
-export const layer = (options: Partial<EventStoreConfigShape>): Layer.Layer<never> =>
-  Layer.succeed(EventStoreConfig, { ...defaults, ...options })
+export const layer = (
+  options: Partial<Omit<EventStoreConfigShape, "pollInterval">> & { readonly pollInterval?: Duration.DurationInput }
+): Layer.Layer<never> =>
+  Layer.succeed(EventStoreConfig, {
+    ...defaults,
+    ...options,
+    pollInterval: Duration.decode(options.pollInterval ?? defaults.pollInterval)
+  })
 
 /**
  * Reads `RECOUNT_MAX_EVENT_BYTES`, `RECOUNT_READ_PAGE_SIZE`, `RECOUNT_SUBSCRIPTION_BATCH_SIZE`,

@@ -210,7 +210,7 @@ export const make = Effect.gen(function*() {
       }
       params.push(batchSize)
       const rows = yield* sql.unsafe<EventRow>(
-        `SELECT ${eventColumns} FROM recount_events WHERE ${where} ORDER BY transaction_id, global_position LIMIT $${params.length}`,
+        `SELECT ${eventColumns} FROM recount_events WHERE ${where} ORDER BY recount_events.transaction_id, recount_events.global_position LIMIT $${params.length}`,
         params
       ).pipe(Effect.mapError(unavailable("readAll")))
       const events = rows.map(toRecordedEvent)

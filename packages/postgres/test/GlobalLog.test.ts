@@ -31,7 +31,7 @@ const openAppend = (stream: string) =>
     const conn = yield* sql.reserve
     yield* conn.executeRaw("BEGIN", [])
     const [row] = yield* conn.executeValues(
-      `SELECT global_position FROM recount_append('default', $1, 'slow', -1, '[{"i":"${globalThis.crypto.randomUUID()}","t":"Deposited","v":1,"d":{"n":0},"m":{}}]'::jsonb, NULL)`,
+      `SELECT global_position FROM recount_append('default', $1, split_part($1, '-', 1), -1, '[{"i":"${globalThis.crypto.randomUUID()}","t":"Deposited","v":1,"d":{"n":0},"m":{}}]'::jsonb, NULL)`,
       [stream]
     )
     return { position: BigInt(row![0] as string), commit: conn.executeRaw("COMMIT", []) }
@@ -63,6 +63,37 @@ layer(TestDatabase.layerStores(), { excludeTestServices: true, timeout: 60_000 }
       // Resuming from its checkpoint, the naive reader never finds A.
       expect(yield* naiveRead(naiveDuring[naiveDuring.length - 1]!)).toEqual([])
     }))
+
+  it.scoped("orders by transaction id as a number when the id gains a digit", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore
+      const sql = yield* PgClient.PgClient
+      const currentXid = Effect.map(sql.unsafe<{ x: string }>("SELECT pg_current_xact_id()::text AS x"), (r) => BigInt(r[0]!.x))
+      // Each loop turn commits, so each uses up one transaction id.
+      const burnUntil = (target: (xid: bigint) => boolean) =>
+        Effect.gen(function*() {
+          let xid = yield* currentXid
+          while (!target(xid)) {
+            const digits = xid.toString().length
+            const gap = Number(10n ** BigInt(digits) - xid)
+            yield* sql.unsafe(`DO $$ BEGIN FOR i IN 1..${Math.max(1, Math.min(gap, 5000))} LOOP PERFORM pg_current_xact_id(); COMMIT; END LOOP; END $$`)
+            xid = yield* currentXid
+          }
+        })
+      // A's id must sort after B's as text: A starts with a digit above 1, B has one more digit.
+      yield* burnUntil((x) => x.toString()[0]! >= "2")
+      const start = (yield* store.readAll({ batchSize: 100_000 })).checkpoint
+      const slow = yield* openAppend("digits-a")
+      const aDigits = (yield* currentXid).toString().length
+      yield* burnUntil((x) => x.toString().length > aDigits)
+      const fast = yield* store.append("digits-b", [event(1)])
+      yield* slow.commit
+      const first = yield* store.readAll({ after: start, batchSize: 1, categories: ["digits"] })
+      const second = yield* store.readAll({ after: first.checkpoint, batchSize: 1, categories: ["digits"] })
+      expect([...first.events, ...second.events].map((e) => e.streamName)).toEqual(["digits-a", "digits-b"])
+      expect(second.events[0]!.globalPosition).toBe(fast.globalPosition)
+      expect(first.events[0]!.transactionId.toString().length).toBeLessThan(second.events[0]!.transactionId.toString().length)
+    }), { timeout: 60_000 })
 
   it.scoped("a subscription waits behind an open transaction and then delivers both events in commit order", () =>
     Effect.gen(function*() {

@@ -12,13 +12,7 @@ import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
 import * as EmbeddedPostgres from "@recount/postgres/EmbeddedPostgres"
 import type { TestProject } from "vitest/node"
-
-declare module "vitest" {
-  export interface ProvidedContext {
-    /** The server every suite creates its fresh database on. */
-    readonly recountDatabaseUrl: string
-  }
-}
+import "./internal/providedContext.js"
 
 let scope: Scope.CloseableScope | undefined
 

@@ -1,6 +1,9 @@
 import type { RecordedEvent } from "@recount/core/EventEnvelope"
 
-/** The columns every event read selects, in the order `toRecordedEvent` expects. */
+/**
+ * The columns every event read selects. `transaction_id` comes back as text, so an ORDER BY must
+ * name the table's column (`recount_events.transaction_id`): the bare name would sort the text.
+ */
 export const eventColumns =
   "global_position, transaction_id::text AS transaction_id, tenant, stream_name, category, stream_version, event_id, " +
   "event_type, schema_version, data, metadata, correlation_id, causation_id, recorded_at"
