@@ -58,13 +58,19 @@ export interface EventRegistry<A extends { readonly _tag: string }> {
   readonly decode: (event: StoredEvent) => Effect.Effect<A, EventDecodeError>
 }
 
-const tagOf = (schema: EventSchema): string => {
+/** The `_tag` literal of a tagged schema. */
+export const tagOf = (schema: Schema.Schema<any, any, never> & { readonly _tag?: string }): string => {
   if (typeof schema._tag === "string") return schema._tag
   const ast = Schema.typeSchema(schema).ast
   const props = ast._tag === "TypeLiteral" ? ast.propertySignatures : ast._tag === "Transformation" && ast.to._tag === "TypeLiteral" ? ast.to.propertySignatures : []
   const tag = props.find((p) => p.name === "_tag")
   if (tag && tag.type._tag === "Literal" && typeof tag.type.literal === "string") return tag.type.literal
-  throw new Error("an event schema needs a literal `_tag` (use Schema.TaggedClass)")
+  throw new Error("the schema needs a literal `_tag` (use Schema.TaggedClass)")
+}
+
+/** Options of `make`. */
+export interface MakeOptions {
+  readonly upcasters?: ReadonlyArray<Upcaster> | undefined
 }
 
 /**
@@ -75,7 +81,7 @@ const tagOf = (schema: EventSchema): string => {
  */
 export const make = <const S extends ReadonlyArray<EventSchema>>(
   schemas: S,
-  options?: { readonly upcasters?: ReadonlyArray<Upcaster> | undefined }
+  options?: MakeOptions
 ): EventRegistry<EventOf<S>> => {
   type A = EventOf<S>
   const entries = new Map<string, {

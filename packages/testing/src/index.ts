@@ -2,4 +2,5 @@
  * @since 0.1.0
  */
 export * as EventStoreContract from "./EventStoreContract.js"
+export * as TestAggregates from "./TestAggregates.js"
 export * as TestDatabase from "./TestDatabase.js"
