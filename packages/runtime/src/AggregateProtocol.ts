@@ -1,0 +1,85 @@
+/**
+ * The messages an aggregate entity understands, derived from the aggregate's schemas. Client-safe:
+ * it imports no cluster, server or database code.
+ *
+ * @since 0.1.0
+ */
+import { Rpc } from "@effect/rpc"
+import type * as Aggregate from "@recount/core/Aggregate"
+import * as Schema from "effect/Schema"
+import { AggregateUnavailable, CommandConflict, InvalidCommand } from "./RuntimeError.js"
+
+/**
+ * An event a command produced, as stored.
+ *
+ * @since 0.1.0
+ */
+export const DecidedEvent = Schema.Struct({
+  eventId: Schema.String,
+  type: Schema.String,
+  streamVersion: Schema.Number,
+  data: Schema.Unknown
+})
+/** @since 0.1.0 */
+export interface DecidedEvent extends Schema.Schema.Type<typeof DecidedEvent> {}
+
+/**
+ * What a handled command did.
+ *
+ * @since 0.1.0
+ */
+export const CommandResult = Schema.Struct({
+  aggregate: Schema.String,
+  aggregateId: Schema.String,
+  commandId: Schema.String,
+  /** The stream's version after the command. */
+  streamVersion: Schema.Number,
+  /** The global position of the stream's last event. */
+  globalPosition: Schema.BigInt,
+  events: Schema.Array(DecidedEvent),
+  /** True when this is the stored result of an earlier delivery of the same command id. */
+  alreadyApplied: Schema.Boolean
+})
+/** @since 0.1.0 */
+export interface CommandResult extends Schema.Schema.Type<typeof CommandResult> {}
+
+/**
+ * An aggregate's in-memory state and the version it includes.
+ *
+ * @since 0.1.0
+ */
+export const StateView = Schema.Struct({ version: Schema.Number, state: Schema.Unknown })
+/** @since 0.1.0 */
+export interface StateView extends Schema.Schema.Type<typeof StateView> {}
+
+/** The protocol's Rpcs for one aggregate. */
+export const rpcs = <A extends Aggregate.Any>(aggregate: A) => {
+  const Execute = Rpc.make("Execute", {
+    payload: { commandId: Schema.String, command: aggregate.commands as Schema.Schema<Aggregate.CommandOf<A>, unknown> },
+    success: CommandResult,
+    error: Schema.Union(
+      aggregate.errors as Schema.Schema<Aggregate.ErrorOf<A>, unknown>,
+      CommandConflict,
+      AggregateUnavailable,
+      InvalidCommand
+    )
+  })
+  const GetState = Rpc.make("GetState", { success: StateView, error: AggregateUnavailable })
+  return [Execute, GetState] as const
+}
+
+/** The entity type of an aggregate. */
+export const entityType = (aggregate: Aggregate.Any) => `recount/${aggregate.name}`
+
+/**
+ * Entity ids carry the tenant: `<tenant>/<aggregate id>`. Tenants never contain `/`.
+ *
+ * @since 0.1.0
+ */
+export const entityId = (tenant: string, aggregateId: string) => `${tenant}/${aggregateId}`
+
+/** @since 0.1.0 */
+export const parseEntityId = (id: string): { readonly tenant: string; readonly aggregateId: string } => {
+  const slash = id.indexOf("/")
+  return { tenant: id.slice(0, slash), aggregateId: id.slice(slash + 1) }
+}

@@ -1,0 +1,138 @@
+/**
+ * Sends commands to aggregate instances wherever they run in the cluster, by aggregate and id.
+ *
+ * @since 0.1.0
+ */
+import type { Sharding } from "@effect/cluster"
+import type * as Aggregate from "@recount/core/Aggregate"
+import { checkName, maxIdLength } from "@recount/core/EventStoreKit"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import * as AggregateEntity from "./AggregateEntity.js"
+import { type CommandResult, entityId, type StateView } from "./AggregateProtocol.js"
+import { RuntimeConfig } from "./RuntimeConfig.js"
+import { AggregateUnavailable, type CommandConflict, CommandTimeout, InvalidCommand } from "./RuntimeError.js"
+
+/** @since 0.1.0 */
+export interface DispatchOptions {
+  /** Identifies the command for idempotency; a UUID is generated when absent. Retries must reuse it. */
+  readonly commandId?: string | undefined
+  readonly tenant?: string | undefined
+  /** Defaults to the runtime's command timeout. */
+  readonly timeout?: Duration.DurationInput | undefined
+  /**
+   * `"eventual"` (the default) replies once the events are stored. Waiting for projections to
+   * catch up arrives with the projections.
+   */
+  readonly consistency?: "eventual" | undefined
+}
+
+/** Errors of a dispatch besides the aggregate's domain errors. */
+export type DispatchError = CommandConflict | CommandTimeout | AggregateUnavailable | InvalidCommand
+
+/** @since 0.1.0 */
+export interface CommandBusService {
+  readonly dispatch: <A extends Aggregate.Any>(
+    aggregate: A,
+    aggregateId: string,
+    command: Aggregate.CommandOf<A>,
+    options?: DispatchOptions
+  ) => Effect.Effect<CommandResult, Aggregate.ErrorOf<A> | DispatchError>
+  /** Dispatches a command given as JSON, by aggregate name: for gateways. */
+  readonly dispatchUnknown: (
+    aggregateName: string,
+    aggregateId: string,
+    command: unknown,
+    options?: DispatchOptions
+  ) => Effect.Effect<CommandResult, unknown>
+  readonly getState: <A extends Aggregate.Any>(
+    aggregate: A,
+    aggregateId: string,
+    options?: { readonly tenant?: string | undefined; readonly timeout?: Duration.DurationInput | undefined }
+  ) => Effect.Effect<StateView, AggregateUnavailable | CommandTimeout | InvalidCommand>
+  /** The aggregates this bus knows, by name. */
+  readonly aggregates: ReadonlyMap<string, Aggregate.Any>
+}
+
+/** @since 0.1.0 */
+export class CommandBus extends Context.Tag("@recount/runtime/CommandBus")<CommandBus, CommandBusService>() {}
+
+const checkTarget = (aggregate: string, aggregateId: string, tenant: string) => {
+  const idProblem = checkName(aggregateId, maxIdLength)
+  if (idProblem) return Either.left(new InvalidCommand({ aggregate, detail: `aggregate id ${idProblem}` }))
+  const tenantProblem = checkName(tenant, 128) ?? (tenant.includes("/") ? "must not contain /" : undefined)
+  if (tenantProblem) return Either.left(new InvalidCommand({ aggregate, detail: `tenant ${tenantProblem}` }))
+  return Either.right(entityId(tenant, aggregateId))
+}
+
+/**
+ * A bus for these aggregates, on the cluster's `Sharding`.
+ *
+ * @since 0.1.0
+ */
+export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<CommandBus, never, Sharding.Sharding> =>
+  Layer.effect(CommandBus, Effect.gen(function*() {
+    const config = yield* RuntimeConfig
+    const byName = new Map<string, Aggregate.Any>()
+    const clients = new Map<Aggregate.Any, (id: string) => any>()
+    for (const aggregate of aggregates) {
+      if (byName.has(aggregate.name)) return yield* Effect.dieMessage(`aggregate ${aggregate.name} is registered twice`)
+      byName.set(aggregate.name, aggregate)
+      clients.set(aggregate, yield* AggregateEntity.entity(aggregate).client)
+    }
+    const clientFor = (aggregate: Aggregate.Any) => {
+      const client = clients.get(aggregate)
+      return client ? Either.right(client) : Either.left(new InvalidCommand({ aggregate: aggregate.name, detail: "this aggregate is not registered with the command bus" }))
+    }
+    // Mailbox full, persistence failures: the cluster could not take the message.
+    const clusterErrors = new Set(["MailboxFull", "AlreadyProcessingMessage", "PersistenceError"])
+    const call = <A, E>(aggregate: Aggregate.Any, aggregateId: string, commandId: string, timeout: Duration.DurationInput | undefined, effect: Effect.Effect<A, E>) => {
+      const millis = Duration.toMillis(Duration.decode(timeout ?? config.commandTimeout))
+      return effect.pipe(
+        Effect.catchIf(
+          (e): e is E => typeof e === "object" && e !== null && "_tag" in e && clusterErrors.has((e as { _tag: string })._tag),
+          (e) => Effect.fail(new AggregateUnavailable({ aggregate: aggregate.name, aggregateId, detail: String((e as { _tag: string })._tag) }))
+        ),
+        Effect.timeoutFail({
+          duration: millis,
+          onTimeout: () => new CommandTimeout({ aggregate: aggregate.name, aggregateId, commandId, timeoutMillis: millis })
+        })
+      )
+    }
+
+    const dispatch: CommandBusService["dispatch"] = (aggregate, aggregateId, command, options) =>
+      Effect.gen(function*() {
+        const client = yield* clientFor(aggregate)
+        const id = yield* checkTarget(aggregate.name, aggregateId, options?.tenant ?? "default")
+        const commandId = options?.commandId ?? globalThis.crypto.randomUUID()
+        const idProblem = checkName(commandId, maxIdLength)
+        if (idProblem) return yield* new InvalidCommand({ aggregate: aggregate.name, detail: `command id ${idProblem}` })
+        return yield* call(aggregate, aggregateId, commandId, options?.timeout, client(id).Execute({ commandId, command }) as Effect.Effect<CommandResult, any>)
+      })
+
+    return CommandBus.of({
+      aggregates: byName,
+      dispatch,
+      dispatchUnknown: (aggregateName, aggregateId, command, options) =>
+        Effect.gen(function*() {
+          const aggregate = byName.get(aggregateName)
+          if (!aggregate) return yield* new InvalidCommand({ aggregate: aggregateName, detail: `unknown aggregate; known: ${[...byName.keys()].join(", ")}` })
+          const decoded = Schema.decodeUnknownEither(aggregate.commands)(command)
+          if (Either.isLeft(decoded)) {
+            return yield* new InvalidCommand({ aggregate: aggregateName, detail: ParseResult.TreeFormatter.formatErrorSync(decoded.left) })
+          }
+          return yield* dispatch(aggregate, aggregateId, decoded.right, options)
+        }),
+      getState: (aggregate, aggregateId, options) =>
+        Effect.gen(function*() {
+          const client = yield* clientFor(aggregate)
+          const id = yield* checkTarget(aggregate.name, aggregateId, options?.tenant ?? "default")
+          return yield* call(aggregate, aggregateId, "GetState", options?.timeout, client(id).GetState() as Effect.Effect<StateView, AggregateUnavailable>)
+        })
+    })
+  }))

@@ -1,0 +1,68 @@
+/**
+ * The typed errors of command dispatch, besides the aggregate's own domain errors.
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+
+/**
+ * Another writer kept changing the aggregate's stream: the command was decided again after each
+ * conflict, `attempts` times, and never appended.
+ *
+ * @since 0.1.0
+ */
+export class CommandConflict extends Schema.TaggedError<CommandConflict>()("CommandConflict", {
+  aggregate: Schema.String,
+  aggregateId: Schema.String,
+  attempts: Schema.Number
+}) {
+  override get message() {
+    return `${this.aggregate} ${this.aggregateId}: the stream changed under the command ${this.attempts} times; nothing was appended`
+  }
+}
+
+/**
+ * No reply within the timeout. The command may still complete; retry with the same command id to
+ * learn its result.
+ *
+ * @since 0.1.0
+ */
+export class CommandTimeout extends Schema.TaggedError<CommandTimeout>()("CommandTimeout", {
+  aggregate: Schema.String,
+  aggregateId: Schema.String,
+  commandId: Schema.String,
+  timeoutMillis: Schema.Number
+}) {
+  override get message() {
+    return `${this.aggregate} ${this.aggregateId}: no reply to command ${this.commandId} within ${this.timeoutMillis} ms; retry with the same command id`
+  }
+}
+
+/**
+ * The aggregate could not be reached or its store failed. Retry with the same command id.
+ *
+ * @since 0.1.0
+ */
+export class AggregateUnavailable extends Schema.TaggedError<AggregateUnavailable>()("AggregateUnavailable", {
+  aggregate: Schema.String,
+  aggregateId: Schema.String,
+  detail: Schema.String
+}) {
+  override get message() {
+    return `${this.aggregate} ${this.aggregateId} is unavailable: ${this.detail}`
+  }
+}
+
+/**
+ * A command, aggregate name, id or option that cannot be dispatched as given.
+ *
+ * @since 0.1.0
+ */
+export class InvalidCommand extends Schema.TaggedError<InvalidCommand>()("InvalidCommand", {
+  aggregate: Schema.String,
+  detail: Schema.String
+}) {
+  override get message() {
+    return `invalid command for ${this.aggregate}: ${this.detail}`
+  }
+}

@@ -1,0 +1,10 @@
+/**
+ * @since 0.1.0
+ */
+export * as AggregateEntity from "./AggregateEntity.js"
+export * as AggregateHistory from "./AggregateHistory.js"
+export * as AggregateProtocol from "./AggregateProtocol.js"
+export * as CommandBus from "./CommandBus.js"
+export * as RecountNode from "./RecountNode.js"
+export * as RuntimeConfig from "./RuntimeConfig.js"
+export * as RuntimeError from "./RuntimeError.js"

@@ -1,0 +1,234 @@
+import * as Aggregate from "@recount/core/Aggregate"
+import type { EventData } from "@recount/core/EventEnvelope"
+import { EventStore } from "@recount/core/EventStore"
+import type { AppendError, EventDecodeError, ReadError } from "@recount/core/EventStoreError"
+import * as ExpectedVersion from "@recount/core/ExpectedVersion"
+import { SnapshotStore } from "@recount/core/SnapshotStore"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type { CommandResult, DecidedEvent, StateView } from "../AggregateProtocol.js"
+import { RuntimeConfig } from "../RuntimeConfig.js"
+import { AggregateUnavailable, CommandConflict, InvalidCommand } from "../RuntimeError.js"
+
+/** Where an instance's state comes from when it wakes. */
+export interface Loaded<State> {
+  readonly state: State
+  readonly version: number
+  /** The snapshot version used, or why no snapshot was used. */
+  readonly snapshot: { readonly used: number } | { readonly ignored: string } | undefined
+}
+
+/**
+ * Loads an aggregate's state: the latest usable snapshot, then the events after it. A snapshot of
+ * another schema version, one that does not decode, or one ahead of the stream is ignored.
+ */
+export const load = <A extends Aggregate.Any>(
+  aggregate: A,
+  tenant: string,
+  streamName: string,
+  options?: { readonly toVersion?: number | undefined; readonly toTime?: Date | undefined; readonly useSnapshot?: boolean }
+): Effect.Effect<Loaded<Aggregate.StateOf<A>>, ReadError | EventDecodeError, EventStore | SnapshotStore> =>
+  Effect.gen(function*() {
+    const store = yield* EventStore
+    const snapshots = yield* SnapshotStore
+    const current = yield* store.streamVersion(streamName, { tenant })
+    let state: Aggregate.StateOf<A> = aggregate.initialState
+    let version = 0
+    let snapshot: Loaded<unknown>["snapshot"] = undefined
+    const policy = aggregate.snapshot
+    if (policy && options?.useSnapshot !== false) {
+      const stored = yield* snapshots.load(streamName, { tenant })
+      if (Option.isSome(stored)) {
+        const s = stored.value
+        const limit = options?.toVersion ?? current
+        if (s.schemaVersion !== policy.version) snapshot = { ignored: `schema version ${s.schemaVersion}, expected ${policy.version}` }
+        else if (s.version > current) snapshot = { ignored: `version ${s.version} is ahead of the stream (${current})` }
+        else if (s.version > limit || options?.toTime !== undefined) snapshot = undefined
+        else {
+          const decoded = Schema.decodeUnknownEither(policy.schema)(s.state)
+          if (Either.isLeft(decoded)) snapshot = { ignored: `does not decode: ${ParseResult.TreeFormatter.formatErrorSync(decoded.left)}` }
+          else {
+            state = decoded.right
+            version = s.version
+            snapshot = { used: s.version }
+          }
+        }
+        if (snapshot && "ignored" in snapshot) {
+          yield* Effect.logWarning(`ignoring snapshot of ${streamName}: ${snapshot.ignored}`)
+        }
+      }
+    }
+    const until = options?.toVersion ?? Number.MAX_SAFE_INTEGER
+    if (version < until) {
+      const toTime = options?.toTime
+      const folded = yield* store.readStream(streamName, { tenant, fromVersion: version + 1 }).pipe(
+        Stream.takeWhile((e) => e.streamVersion <= until && (toTime === undefined || e.recordedAt <= toTime)),
+        Stream.runFoldEffect({ state, version }, (acc, e) =>
+          Either.map(aggregate.events.decodeEither(e), (event) => ({ state: aggregate.evolve(acc.state, event), version: e.streamVersion })))
+      )
+      state = folded.state
+      version = folded.version
+    }
+    return { state, version, snapshot }
+  })
+
+type ExecuteError<A extends Aggregate.Any> = Aggregate.ErrorOf<A> | CommandConflict | AggregateUnavailable | InvalidCommand
+
+/** The in-memory aggregate instance behind one entity. Commands must not run concurrently. */
+export const make = <A extends Aggregate.Any>(aggregate: A, tenant: string, aggregateId: string) =>
+  Effect.gen(function*() {
+    const store = yield* EventStore
+    const snapshots = yield* SnapshotStore
+    const config = yield* RuntimeConfig
+    const scope = yield* Effect.scope
+    const streamName = `${aggregate.name}-${aggregateId}`
+    const context = yield* Effect.context<EventStore | SnapshotStore>()
+    let state: Aggregate.StateOf<A> = aggregate.initialState
+    let version = 0
+    // Until the state is known to match the store (after a load, and after every append whose
+    // outcome we saw), the next command reloads first.
+    let stale = true
+
+    const unavailable = (detail: string) => new AggregateUnavailable({ aggregate: aggregate.name, aggregateId, detail })
+
+    const reload = load(aggregate, tenant, streamName).pipe(
+      Effect.provide(context),
+      Effect.tap((loaded) => Effect.sync(() => {
+        state = loaded.state
+        version = loaded.version
+        stale = false
+      })),
+      Effect.mapError((e) => unavailable(e.message))
+    )
+
+    const readDecided = (first: number, last: number) =>
+      last < first
+        ? Effect.succeed<ReadonlyArray<DecidedEvent>>([])
+        : store.readStream(streamName, { tenant, fromVersion: first, limit: last - first + 1 }).pipe(
+          Stream.map((e): DecidedEvent => ({ eventId: e.eventId, type: e.type, streamVersion: e.streamVersion, data: e.data })),
+          Stream.runCollect,
+          Effect.map(Chunk.toReadonlyArray),
+          Effect.mapError((e) => unavailable(e.message))
+        )
+
+    const replay = (commandId: string, record: { readonly firstVersion: number; readonly streamVersion: number; readonly globalPosition: bigint }) =>
+      Effect.map(readDecided(record.firstVersion, record.streamVersion), (events): CommandResult => ({
+        aggregate: aggregate.name,
+        aggregateId,
+        commandId,
+        streamVersion: record.streamVersion,
+        globalPosition: record.globalPosition,
+        events,
+        alreadyApplied: true
+      }))
+
+    const takeSnapshot = (from: number, to: number) => {
+      const policy = aggregate.snapshot
+      if (!policy || Math.floor(to / policy.every) === Math.floor(from / policy.every)) return Effect.void
+      const encoded = Schema.encodeEither(policy.schema)(state)
+      if (Either.isLeft(encoded)) return Effect.logWarning(`cannot encode the state of ${streamName} for a snapshot`, encoded.left)
+      // After the append and off the reply's path: a failed snapshot only costs a longer wake-up.
+      return snapshots.save({ streamName, version: to, schemaVersion: policy.version, state: encoded.right }, { tenant }).pipe(
+        Effect.catchAll((e) => Effect.logWarning(`snapshot of ${streamName} at ${to} failed`, e)),
+        Effect.forkIn(scope),
+        Effect.asVoid
+      )
+    }
+
+    const appendError = (e: AppendError): ExecuteError<A> => {
+      switch (e._tag) {
+        case "StoreUnavailable":
+          return unavailable(e.message)
+        default:
+          return new InvalidCommand({ aggregate: aggregate.name, detail: e.message })
+      }
+    }
+
+    const execute = (commandId: string, command: Aggregate.CommandOf<A>): Effect.Effect<CommandResult, ExecuteError<A>> =>
+      Effect.gen(function*() {
+        for (let attempt = 1; ; attempt++) {
+          if (stale) yield* reload
+          const decided = yield* Effect.either(aggregate.decide(state, command) as Effect.Effect<ReadonlyArray<Aggregate.EventOf<A>>, Aggregate.ErrorOf<A>>)
+          if (Either.isLeft(decided)) {
+            // A refusal must not come from a stale state (another writer appended behind this
+            // instance's back, as a twin can during a failover): check before refusing.
+            const current = yield* Effect.mapError(store.streamVersion(streamName, { tenant }), (e) => unavailable(e.message))
+            if (current !== version && attempt <= config.maxConflictRetries) {
+              stale = true
+              continue
+            }
+            // A retry of a command that was applied before can be refused by today's state; the
+            // first delivery's result is the answer.
+            const recorded = yield* Effect.mapError(store.findCommand(commandId, { tenant }), (e) => unavailable(e.message))
+            if (Option.isSome(recorded)) return yield* replay(commandId, recorded.value)
+            return yield* Effect.fail(decided.left)
+          }
+          const events = decided.right
+          const data: Array<EventData> = []
+          for (const event of events) {
+            const encoded = aggregate.events.encodeEither(event)
+            if (Either.isLeft(encoded)) return yield* new InvalidCommand({ aggregate: aggregate.name, detail: encoded.left.message })
+            data.push({ ...encoded.right, eventId: globalThis.crypto.randomUUID() })
+          }
+          const before = version
+          // Once the append is sent, the state must follow it: no interruption in between.
+          const outcome = yield* Effect.uninterruptible(Effect.gen(function*() {
+            const appended = yield* Effect.either(
+              store.append(streamName, data, { expectedVersion: ExpectedVersion.exact(before), tenant, commandId })
+            )
+            if (Either.isLeft(appended)) {
+              stale = true
+              return appended
+            }
+            if (appended.right.alreadyApplied) {
+              // Applied by an earlier delivery, maybe on another node: what we hold may be behind.
+              stale = true
+              return appended
+            }
+            state = Aggregate.fold(aggregate, events, state)
+            version = appended.right.streamVersion
+            return appended
+          }))
+          if (Either.isLeft(outcome)) {
+            const error = outcome.left
+            if (error._tag === "WrongExpectedVersion") {
+              if (attempt <= config.maxConflictRetries) continue
+              return yield* new CommandConflict({ aggregate: aggregate.name, aggregateId, attempts: attempt })
+            }
+            return yield* Effect.fail(appendError(error))
+          }
+          const result = outcome.right
+          if (result.alreadyApplied) return yield* replay(commandId, result)
+          yield* takeSnapshot(before, result.streamVersion)
+          return {
+            aggregate: aggregate.name,
+            aggregateId,
+            commandId,
+            streamVersion: result.streamVersion,
+            globalPosition: result.globalPosition,
+            events: data.map((e, i): DecidedEvent => ({ eventId: e.eventId!, type: e.type, streamVersion: result.firstVersion + i, data: e.data })),
+            alreadyApplied: false
+          }
+        }
+      })
+
+    const view: Effect.Effect<StateView, AggregateUnavailable> = Effect.suspend(() =>
+      Effect.zipRight(stale ? reload : Effect.void, Effect.sync(() => ({ version, state })))
+    )
+
+    // Wake eagerly; if the store is down now, the first command retries the load.
+    yield* Effect.ignore(reload)
+
+    return { execute, view, streamName } as const
+  })
+
+export type Instance<A extends Aggregate.Any> = Effect.Effect.Success<ReturnType<typeof make<A>>>
+
+/** Only to name the requirement of `make` in signatures. */
+export type Requirements = EventStore | SnapshotStore | Scope.Scope
