@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Entity } from "@effect/cluster"
+import { Entity, type Sharding } from "@effect/cluster"
 import type * as Aggregate from "@recount/core/Aggregate"
 import type { EventStore } from "@recount/core/EventStore"
 import type { SnapshotStore } from "@recount/core/SnapshotStore"
@@ -36,7 +36,9 @@ export const entity = <A extends Aggregate.Any>(aggregate: A) => {
  *
  * @since 0.1.0
  */
-export const layer = <A extends Aggregate.Any>(aggregate: A) =>
+export const layer = <A extends Aggregate.Any>(
+  aggregate: A
+): Layer.Layer<never, never, Sharding.Sharding | EventStore | SnapshotStore> =>
   Layer.unwrapEffect(Effect.gen(function*() {
     const config = yield* RuntimeConfig
     const e = entity(aggregate)
@@ -52,5 +54,5 @@ export const layer = <A extends Aggregate.Any>(aggregate: A) =>
         }
       }) as Effect.Effect<any, never, EventStore | SnapshotStore | Entity.CurrentAddress>,
       { maxIdleTime: aggregate.idleTimeout ?? config.idleTimeout }
-    )
+    ) as Layer.Layer<never, never, Sharding.Sharding | EventStore | SnapshotStore>
   }))

@@ -81,18 +81,28 @@ export const layerRunner = (options: {
   readonly host: string
   readonly port: number
   readonly failureDetection?: Partial<FailureDetection> | undefined
-  /** A node that sends commands but hosts no shards. */
-  readonly clientOnly?: boolean | undefined
 }) =>
-  layerAggregates(options.aggregates).pipe(
-    Layer.provideMerge(NodeClusterSocket.layer({
-      storage: "sql",
-      clientOnly: options.clientOnly ?? false,
-      shardingConfig: {
-        // Explicit, because the library would otherwise read the unprefixed HOST and PORT.
-        runnerAddress: Option.some(RunnerAddress.make(options.host, options.port)),
-        ...shardingSettings({ ...defaultFailureDetection, ...options.failureDetection })
-      }
-    }))
-  )
+  layerAggregates(options.aggregates).pipe(Layer.provideMerge(clusterSocket(options, false)))
 
+/**
+ * A node that dispatches commands to the cluster but hosts no aggregates (a gateway, a test
+ * driver). It still needs the cluster's database, to find the runners.
+ *
+ * @since 0.1.0
+ */
+export const layerClient = (options: { readonly aggregates: ReadonlyArray<Aggregate.Any> }) =>
+  CommandBus.layer(options.aggregates).pipe(Layer.provideMerge(clusterSocket({ host: "127.0.0.1", port: 0 }, true)))
+
+const clusterSocket = (
+  options: { readonly host: string; readonly port: number; readonly failureDetection?: Partial<FailureDetection> | undefined },
+  clientOnly: boolean
+) =>
+  NodeClusterSocket.layer({
+    storage: "sql",
+    clientOnly,
+    shardingConfig: {
+      // Explicit, because the library would otherwise read the unprefixed HOST and PORT.
+      runnerAddress: Option.some(RunnerAddress.make(options.host, options.port)),
+      ...shardingSettings({ ...defaultFailureDetection, ...options.failureDetection })
+    }
+  })

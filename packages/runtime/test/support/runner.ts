@@ -1,0 +1,28 @@
+// A runner process for the multi-process tests: `DATABASE_URL`, `RUNNER_PORT`, `RUNNER_NAME`.
+// Prints "ready" once it has joined the cluster.
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as PgStores from "@recount/postgres/PgStores"
+import { BankAccount, Order } from "@recount/testing/TestAggregates"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as RecountNode from "../../src/RecountNode.js"
+
+const Live = RecountNode.layerRunner({
+  aggregates: [BankAccount, Order],
+  host: "127.0.0.1",
+  port: Number(process.env.RUNNER_PORT)
+}).pipe(
+  Layer.provideMerge(PgStores.layer),
+  Layer.provideMerge(PgClient.layer({
+    url: Redacted.make(process.env.DATABASE_URL!),
+    maxConnections: 20,
+    applicationName: process.env.RUNNER_NAME ?? "runner"
+  }))
+)
+
+Effect.runFork(
+  Layer.launch(Layer.merge(Live, Layer.effectDiscard(Effect.sync(() => console.log("ready"))))).pipe(
+    Effect.tapErrorCause((cause) => Effect.sync(() => console.error("runner failed", cause)))
+  )
+)
