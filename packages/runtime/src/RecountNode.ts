@@ -6,15 +6,13 @@
  */
 import { RunnerAddress, SingleRunner } from "@effect/cluster"
 import { NodeClusterSocket } from "@effect/platform-node"
-import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as Aggregate from "@recount/core/Aggregate"
-import type { EventStore } from "@recount/core/EventStore"
-import type { SnapshotStore } from "@recount/core/SnapshotStore"
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as AggregateEntity from "./AggregateEntity.js"
+import * as ClusterHousekeeping from "./ClusterHousekeeping.js"
 import * as CommandBus from "./CommandBus.js"
 
 /**
@@ -58,7 +56,7 @@ const shardingSettings = (failure: FailureDetection) => ({
 
 /** Registers every aggregate and provides the command bus. */
 export const layerAggregates = (aggregates: ReadonlyArray<Aggregate.Any>) =>
-  Layer.mergeAll(CommandBus.layer(aggregates), ...aggregates.map(AggregateEntity.layer))
+  Layer.mergeAll(CommandBus.layer(aggregates), ClusterHousekeeping.layer(), ...aggregates.map(AggregateEntity.layer))
 
 /**
  * One node hosting every shard, with the cluster's tables in the same PostgreSQL.
@@ -68,7 +66,7 @@ export const layerAggregates = (aggregates: ReadonlyArray<Aggregate.Any>) =>
 export const layerSingle = (options: { readonly aggregates: ReadonlyArray<Aggregate.Any> }) =>
   layerAggregates(options.aggregates).pipe(
     Layer.provideMerge(SingleRunner.layer({ runnerStorage: "sql", shardingConfig: { entityMessagePollInterval: Duration.seconds(1) } }))
-  ) as Layer.Layer<CommandBus.CommandBus, never, SqlClient.SqlClient | EventStore | SnapshotStore>
+  )
 
 /**
  * One runner of a cluster: it registers at `host:port` (its runner socket), shares shards with the

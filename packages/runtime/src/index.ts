@@ -4,6 +4,7 @@
 export * as AggregateEntity from "./AggregateEntity.js"
 export * as AggregateHistory from "./AggregateHistory.js"
 export * as AggregateProtocol from "./AggregateProtocol.js"
+export * as ClusterHousekeeping from "./ClusterHousekeeping.js"
 export * as CommandBus from "./CommandBus.js"
 export * as RecountNode from "./RecountNode.js"
 export * as RuntimeConfig from "./RuntimeConfig.js"
