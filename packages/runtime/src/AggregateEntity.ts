@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { entityType, parseEntityId, rpcs } from "./AggregateProtocol.js"
 import * as Instance from "./internal/instance.js"
+import type { ResidentAggregates } from "./ResidentAggregates.js"
 import { RuntimeConfig } from "./RuntimeConfig.js"
 
 const entities = new WeakMap<Aggregate.Any, unknown>()
@@ -38,7 +39,7 @@ export const entity = <A extends Aggregate.Any>(aggregate: A) => {
  */
 export const layer = <A extends Aggregate.Any>(
   aggregate: A
-): Layer.Layer<never, never, Sharding.Sharding | EventStore | SnapshotStore> =>
+): Layer.Layer<never, never, Sharding.Sharding | EventStore | SnapshotStore | ResidentAggregates> =>
   Layer.unwrapEffect(Effect.gen(function*() {
     const config = yield* RuntimeConfig
     const e = entity(aggregate)
@@ -52,7 +53,7 @@ export const layer = <A extends Aggregate.Any>(
             instance.execute(request.payload.commandId, request.payload.command),
           GetState: () => instance.view
         }
-      }) as Effect.Effect<any, never, EventStore | SnapshotStore | Entity.CurrentAddress>,
+      }) as Effect.Effect<any, never, EventStore | SnapshotStore | ResidentAggregates | Entity.CurrentAddress>,
       { maxIdleTime: aggregate.idleTimeout ?? config.idleTimeout }
-    ) as Layer.Layer<never, never, Sharding.Sharding | EventStore | SnapshotStore>
+    ) as Layer.Layer<never, never, Sharding.Sharding | EventStore | SnapshotStore | ResidentAggregates>
   }))

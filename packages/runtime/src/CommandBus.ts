@@ -89,15 +89,23 @@ export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<Com
       const client = clients.get(aggregate)
       return client ? Either.right(client) : Either.left(new InvalidCommand({ aggregate: aggregate.name, detail: "this aggregate is not registered with the command bus" }))
     }
-    // Mailbox full, persistence failures: the cluster could not take the message.
-    const clusterErrors = new Set(["MailboxFull", "AlreadyProcessingMessage", "PersistenceError"])
-    const call = <A, E>(aggregate: Aggregate.Any, aggregateId: string, commandId: string, timeout: Duration.DurationInput | undefined, effect: Effect.Effect<A, E>) => {
+    const ours = new Set(["CommandConflict", "AggregateUnavailable", "InvalidCommand"])
+    const describe = (e: unknown) =>
+      typeof e === "object" && e !== null && "_tag" in e ? `${(e as { _tag: string })._tag}: ${String((e as { message?: unknown }).message ?? "")}` : String(e)
+    // Anything but the aggregate's domain errors and our own typed errors is the cluster failing
+    // to deliver (a full mailbox, a socket to a runner that just died): the command may or may
+    // not have run, and a retry with the same command id is safe.
+    const call = <A>(aggregate: Aggregate.Any, aggregateId: string, commandId: string, timeout: Duration.DurationInput | undefined, effect: Effect.Effect<A, unknown>) => {
       const millis = Duration.toMillis(Duration.decode(timeout ?? config.commandTimeout))
+      const isDomainError = Schema.is(aggregate.errors)
+      const unavailable = (e: unknown) => new AggregateUnavailable({ aggregate: aggregate.name, aggregateId, detail: describe(e) })
       return effect.pipe(
-        Effect.catchIf(
-          (e): e is E => typeof e === "object" && e !== null && "_tag" in e && clusterErrors.has((e as { _tag: string })._tag),
-          (e) => Effect.fail(new AggregateUnavailable({ aggregate: aggregate.name, aggregateId, detail: String((e as { _tag: string })._tag) }))
+        Effect.catchAll((e) =>
+          isDomainError(e) || (typeof e === "object" && e !== null && "_tag" in e && ours.has((e as { _tag: string })._tag))
+            ? Effect.fail(e)
+            : Effect.fail(unavailable(e))
         ),
+        Effect.catchAllDefect((defect) => Effect.fail(unavailable(defect))),
         Effect.timeoutFail({
           duration: millis,
           onTimeout: () => new CommandTimeout({ aggregate: aggregate.name, aggregateId, commandId, timeoutMillis: millis })
@@ -112,7 +120,7 @@ export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<Com
         const commandId = options?.commandId ?? globalThis.crypto.randomUUID()
         const idProblem = checkName(commandId, maxIdLength)
         if (idProblem) return yield* new InvalidCommand({ aggregate: aggregate.name, detail: `command id ${idProblem}` })
-        return yield* call(aggregate, aggregateId, commandId, options?.timeout, client(id).Execute({ commandId, command }) as Effect.Effect<CommandResult, any>)
+        return yield* (call(aggregate, aggregateId, commandId, options?.timeout, client(id).Execute({ commandId, command }) as Effect.Effect<CommandResult, unknown>) as Effect.Effect<CommandResult, any>)
       })
 
     return CommandBus.of({
@@ -132,7 +140,7 @@ export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<Com
         Effect.gen(function*() {
           const client = yield* clientFor(aggregate)
           const id = yield* checkTarget(aggregate.name, aggregateId, options?.tenant ?? "default")
-          return yield* call(aggregate, aggregateId, "GetState", options?.timeout, client(id).GetState() as Effect.Effect<StateView, AggregateUnavailable>)
+          return yield* (call(aggregate, aggregateId, "GetState", options?.timeout, client(id).GetState() as Effect.Effect<StateView, unknown>) as Effect.Effect<StateView, AggregateUnavailable | CommandTimeout>)
         })
     })
   }))

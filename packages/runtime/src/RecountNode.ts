@@ -14,6 +14,7 @@ import * as Option from "effect/Option"
 import * as AggregateEntity from "./AggregateEntity.js"
 import * as ClusterHousekeeping from "./ClusterHousekeeping.js"
 import * as CommandBus from "./CommandBus.js"
+import * as ResidentAggregates from "./ResidentAggregates.js"
 
 /**
  * How fast a cluster notices a dead runner and moves its shards. The defaults move a killed
@@ -56,7 +57,9 @@ const shardingSettings = (failure: FailureDetection) => ({
 
 /** Registers every aggregate and provides the command bus. */
 export const layerAggregates = (aggregates: ReadonlyArray<Aggregate.Any>) =>
-  Layer.mergeAll(CommandBus.layer(aggregates), ClusterHousekeeping.layer(), ...aggregates.map(AggregateEntity.layer))
+  Layer.mergeAll(CommandBus.layer(aggregates), ClusterHousekeeping.layer(), ...aggregates.map(AggregateEntity.layer)).pipe(
+    Layer.provide(ResidentAggregates.layer)
+  )
 
 /**
  * One node hosting every shard, with the cluster's tables in the same PostgreSQL.

@@ -17,13 +17,16 @@ export interface RuntimeConfigShape {
   readonly maxConflictRetries: number
   /** Default timeout of a dispatched command. */
   readonly commandTimeout: Duration.Duration
+  /** Most aggregate states one node keeps in memory; the least recently used drop theirs first. */
+  readonly maxResidentAggregates: number
 }
 
-/** Five minutes idle, three retries, a 30 second command timeout. */
+/** Five minutes idle, three retries, a 30 second command timeout, 100,000 resident states. */
 export const defaults: RuntimeConfigShape = {
   idleTimeout: Duration.minutes(5),
   maxConflictRetries: 3,
-  commandTimeout: Duration.seconds(30)
+  commandTimeout: Duration.seconds(30),
+  maxResidentAggregates: 100_000
 }
 
 /** @since 0.1.0 */
@@ -36,21 +39,24 @@ export const layer = (options: {
   readonly idleTimeout?: Duration.DurationInput
   readonly maxConflictRetries?: number
   readonly commandTimeout?: Duration.DurationInput
+  readonly maxResidentAggregates?: number
 }): Layer.Layer<never> =>
   Layer.succeed(RuntimeConfig, {
     idleTimeout: Duration.decode(options.idleTimeout ?? defaults.idleTimeout),
     maxConflictRetries: options.maxConflictRetries ?? defaults.maxConflictRetries,
-    commandTimeout: Duration.decode(options.commandTimeout ?? defaults.commandTimeout)
+    commandTimeout: Duration.decode(options.commandTimeout ?? defaults.commandTimeout),
+    maxResidentAggregates: options.maxResidentAggregates ?? defaults.maxResidentAggregates
   })
 
-/** `RECOUNT_IDLE_TIMEOUT`, `RECOUNT_MAX_CONFLICT_RETRIES`, `RECOUNT_COMMAND_TIMEOUT`. */
+/** `RECOUNT_IDLE_TIMEOUT`, `RECOUNT_MAX_CONFLICT_RETRIES`, `RECOUNT_COMMAND_TIMEOUT`, `RECOUNT_MAX_RESIDENT_AGGREGATES`. */
 export const layerFromEnv = Layer.effect(
   RuntimeConfig,
   Effect.map(
     Config.all({
       idleTimeout: Config.duration("RECOUNT_IDLE_TIMEOUT").pipe(Config.withDefault(defaults.idleTimeout)),
       maxConflictRetries: Config.integer("RECOUNT_MAX_CONFLICT_RETRIES").pipe(Config.withDefault(defaults.maxConflictRetries)),
-      commandTimeout: Config.duration("RECOUNT_COMMAND_TIMEOUT").pipe(Config.withDefault(defaults.commandTimeout))
+      commandTimeout: Config.duration("RECOUNT_COMMAND_TIMEOUT").pipe(Config.withDefault(defaults.commandTimeout)),
+      maxResidentAggregates: Config.integer("RECOUNT_MAX_RESIDENT_AGGREGATES").pipe(Config.withDefault(defaults.maxResidentAggregates))
     }),
     (c) => c
   )

@@ -13,6 +13,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { CommandResult, DecidedEvent, StateView } from "../AggregateProtocol.js"
+import { ResidentAggregates } from "../ResidentAggregates.js"
 import { RuntimeConfig } from "../RuntimeConfig.js"
 import { AggregateUnavailable, CommandConflict, InvalidCommand } from "../RuntimeError.js"
 
@@ -86,6 +87,7 @@ export const make = <A extends Aggregate.Any>(aggregate: A, tenant: string, aggr
     const store = yield* EventStore
     const snapshots = yield* SnapshotStore
     const config = yield* RuntimeConfig
+    const resident = yield* ResidentAggregates
     const scope = yield* Effect.scope
     const streamName = `${aggregate.name}-${aggregateId}`
     const context = yield* Effect.context<EventStore | SnapshotStore>()
@@ -95,6 +97,14 @@ export const make = <A extends Aggregate.Any>(aggregate: A, tenant: string, aggr
     // outcome we saw), the next command reloads first.
     let stale = true
 
+    const key = `${tenant}/${streamName}`
+    const dropState = () => {
+      state = aggregate.initialState
+      version = 0
+      stale = true
+    }
+    yield* Effect.addFinalizer(() => Effect.sync(() => resident.remove(key)))
+
     const unavailable = (detail: string) => new AggregateUnavailable({ aggregate: aggregate.name, aggregateId, detail })
 
     const reload = load(aggregate, tenant, streamName).pipe(
@@ -103,6 +113,7 @@ export const make = <A extends Aggregate.Any>(aggregate: A, tenant: string, aggr
         state = loaded.state
         version = loaded.version
         stale = false
+        resident.touch(key, dropState)
       })),
       Effect.mapError((e) => unavailable(e.message))
     )
@@ -152,6 +163,7 @@ export const make = <A extends Aggregate.Any>(aggregate: A, tenant: string, aggr
 
     const execute = (commandId: string, command: Aggregate.CommandOf<A>): Effect.Effect<CommandResult, ExecuteError<A>> =>
       Effect.gen(function*() {
+        if (!stale) resident.touch(key, dropState)
         for (let attempt = 1; ; attempt++) {
           if (stale) yield* reload
           const decided = yield* Effect.either(aggregate.decide(state, command) as Effect.Effect<ReadonlyArray<Aggregate.EventOf<A>>, Aggregate.ErrorOf<A>>)
