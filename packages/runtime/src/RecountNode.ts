@@ -9,6 +9,7 @@ import { NodeClusterSocket } from "@effect/platform-node"
 import type * as Aggregate from "@recount/core/Aggregate"
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as AggregateEntity from "./AggregateEntity.js"
@@ -39,7 +40,7 @@ export const defaultFailureDetection: FailureDetection = {
   refreshAssignmentsInterval: "1 second"
 }
 
-/** `RECOUNT_SHARD_LOCK_EXPIRATION` and friends, each defaulting as above. */
+/** `RECOUNT_SHARD_LOCK_EXPIRATION` and friends, each defaulting as above; explicit options win. */
 export const failureDetectionConfig: Config.Config<FailureDetection> = Config.all({
   shardLockExpiration: Config.duration("RECOUNT_SHARD_LOCK_EXPIRATION").pipe(Config.withDefault(Duration.decode(defaultFailureDetection.shardLockExpiration))),
   shardLockRefreshInterval: Config.duration("RECOUNT_SHARD_LOCK_REFRESH_INTERVAL").pipe(Config.withDefault(Duration.decode(defaultFailureDetection.shardLockRefreshInterval))),
@@ -98,12 +99,13 @@ const clusterSocket = (
   options: { readonly host: string; readonly port: number; readonly failureDetection?: Partial<FailureDetection> | undefined },
   clientOnly: boolean
 ) =>
-  NodeClusterSocket.layer({
-    storage: "sql",
-    clientOnly,
-    shardingConfig: {
-      // Explicit, because the library would otherwise read the unprefixed HOST and PORT.
-      runnerAddress: Option.some(RunnerAddress.make(options.host, options.port)),
-      ...shardingSettings({ ...defaultFailureDetection, ...options.failureDetection })
-    }
-  })
+  Layer.unwrapEffect(Effect.map(failureDetectionConfig, (fromEnv) =>
+    NodeClusterSocket.layer({
+      storage: "sql",
+      clientOnly,
+      shardingConfig: {
+        // Explicit, because the library would otherwise read the unprefixed HOST and PORT.
+        runnerAddress: Option.some(RunnerAddress.make(options.host, options.port)),
+        ...shardingSettings({ ...fromEnv, ...options.failureDetection })
+      }
+    })))
