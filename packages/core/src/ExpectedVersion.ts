@@ -30,7 +30,9 @@ export const noStream: ExpectedVersion = new NoStream()
 /** @since 0.1.0 */
 export const streamExists: ExpectedVersion = new StreamExists()
 /** @since 0.1.0 */
-export const exact = (version: number): ExpectedVersion => new Exact({ version })
+export const exact = (version: number): ExpectedVersion =>
+  // Validated construction costs microseconds on the append path; check the one field by hand.
+  Number.isSafeInteger(version) && version >= 0 ? new Exact({ version }, true) : new Exact({ version })
 
 /**
  * Whether a stream at `actual` (0 = no events) satisfies the expectation.

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import * as PgClient from "@effect/sql-pg/PgClient"
+import type * as PgClient from "@effect/sql-pg/PgClient"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Config from "effect/Config"
@@ -16,6 +16,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as EmbeddedPostgres from "./EmbeddedPostgres.js"
+import * as PgPool from "./PgPool.js"
 
 /**
  * Where the database is, and whether Recount started it.
@@ -73,18 +74,18 @@ export const withSessionSettings = (url: string, settings: Record<string, string
 }
 
 /**
- * A `PgClient` (and `SqlClient`) for the database at `DatabaseUrl`.
+ * A pool with a `PgClient` (and `SqlClient`) on it, for the database at `DatabaseUrl`.
  *
  * @since 0.1.0
  */
 export const layerClient = (
   options?: ClientOptions
-): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, SqlError | ConfigError.ConfigError, DatabaseUrl> =>
+): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient | PgPool.PgPool, SqlError | ConfigError.ConfigError, DatabaseUrl> =>
   Layer.unwrapEffect(Effect.gen(function*() {
     const { url } = yield* DatabaseUrl
     const poolSize = options?.maxConnections ?? (yield* Config.integer("RECOUNT_PG_POOL_SIZE").pipe(Config.withDefault(20)))
     const idle = Duration.toMillis(options?.idleInTransactionTimeout ?? Duration.seconds(60))
-    return PgClient.layer({
+    return PgPool.layer({
       url: Redacted.make(withSessionSettings(Redacted.value(url), { idle_in_transaction_session_timeout: String(idle) })),
       maxConnections: poolSize,
       applicationName: options?.applicationName ?? "recount"
@@ -99,6 +100,6 @@ export const layerClient = (
 export const layer = (
   options?: ClientOptions
 ): Layer.Layer<
-  PgClient.PgClient | SqlClient.SqlClient | DatabaseUrl,
+  PgClient.PgClient | SqlClient.SqlClient | PgPool.PgPool | DatabaseUrl,
   SqlError | ConfigError.ConfigError | EmbeddedPostgres.EmbeddedPostgresError
 > => layerClient(options).pipe(Layer.provideMerge(layerUrl))

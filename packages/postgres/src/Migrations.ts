@@ -90,55 +90,32 @@ const createEventStore = Effect.gen(function*() {
   yield* sql`
     CREATE TRIGGER recount_events_no_truncate BEFORE TRUNCATE ON recount_events
     FOR EACH STATEMENT EXECUTE FUNCTION recount_events_append_only()`
-  // One round trip per append. Statuses: 0 appended, 1 command already recorded, 2 event ids
-  // already stored with the same content, 3 wrong expected version (stream_version is the actual
-  // one), 4 an event id stored with other content (conflict_event_id names it).
+  // One round trip per append. Statuses: 0 appended, 1 command already recorded, 3 wrong expected
+  // version (stream_version is the actual one). An event id that is already stored raises RC002
+  // and writes nothing; the client then asks recount_find_appended whether it is a retry.
   // p_expected: -1 any, -2 no stream, -3 stream exists, n >= 0 exactly n.
+  // No NOTIFY here: a notifying commit takes a server-wide lock, which would serialise every
+  // append. Writers notify after commit, coalesced (see PgEventStore).
   yield* sql`
     CREATE FUNCTION recount_append(
       p_tenant text, p_stream text, p_category text, p_expected bigint, p_events jsonb, p_command_id text
-    ) RETURNS TABLE (status int, stream_version bigint, global_position bigint, first_version bigint, conflict_event_id uuid)
+    ) RETURNS TABLE (status int, stream_version bigint, global_position bigint, first_version bigint)
     LANGUAGE plpgsql AS $$
     DECLARE
-      v_count   int := jsonb_array_length(p_events);
-      v_version bigint;
+      v_count    int := jsonb_array_length(p_events);
+      v_version  bigint;
       v_position bigint;
-      v_found   boolean;
-      v_first   bigint;
-      r         record;
+      v_found    boolean;
+      v_inserted bigint;
+      r          record;
     BEGIN
       IF p_command_id IS NOT NULL THEN
         SELECT c.first_version, c.last_version, c.global_position INTO r
           FROM recount_commands c WHERE c.tenant = p_tenant AND c.command_id = p_command_id;
         IF FOUND THEN
-          RETURN QUERY SELECT 1, r.last_version, r.global_position, r.first_version, NULL::uuid;
+          RETURN QUERY SELECT 1, r.last_version, r.global_position, r.first_version;
           RETURN;
         END IF;
-      END IF;
-
-      IF v_count > 0 AND EXISTS (
-        SELECT 1 FROM recount_events e
-        WHERE e.event_id IN (SELECT (x->>'i')::uuid FROM jsonb_array_elements(p_events) x)
-      ) THEN
-        v_first := NULL;
-        FOR r IN
-          SELECT (t.e->>'i')::uuid AS id, s.event_id IS NOT NULL AS stored, s.stream_version AS version, s.global_position AS position,
-                 (s.tenant = p_tenant AND s.stream_name = p_stream AND s.event_type = t.e->>'t'
-                   AND s.schema_version = (t.e->>'v')::int AND s.data = t.e->'d') AS same, t.o
-          FROM jsonb_array_elements(p_events) WITH ORDINALITY AS t(e, o)
-          LEFT JOIN recount_events s ON s.event_id = (t.e->>'i')::uuid
-          ORDER BY t.o
-        LOOP
-          v_first := coalesce(v_first, r.version);
-          IF NOT r.stored OR NOT r.same OR r.version <> v_first + r.o - 1 THEN
-            RETURN QUERY SELECT 4, NULL::bigint, NULL::bigint, NULL::bigint, r.id;
-            RETURN;
-          END IF;
-          v_version := r.version;
-          v_position := r.position;
-        END LOOP;
-        RETURN QUERY SELECT 2, v_version, v_position, v_first, NULL::uuid;
-        RETURN;
       END IF;
 
       LOOP
@@ -151,7 +128,12 @@ const createEventStore = Effect.gen(function*() {
         END IF;
         IF (p_expected = -2 AND v_version <> 0) OR (p_expected = -3 AND v_version = 0)
            OR (p_expected >= 0 AND v_version <> p_expected) THEN
-          RETURN QUERY SELECT 3, v_version, v_position, NULL::bigint, NULL::uuid;
+          -- A retry of an append that already happened finds the stream moved on: answer it by
+          -- its event ids, not with a version error.
+          IF v_count > 0 AND EXISTS (SELECT 1 FROM recount_events e WHERE e.event_id = (p_events->0->>'i')::uuid) THEN
+            RAISE EXCEPTION 'an event id of this append is already stored' USING ERRCODE = 'RC002';
+          END IF;
+          RETURN QUERY SELECT 3, v_version, v_position, NULL::bigint;
           RETURN;
         END IF;
         EXIT WHEN v_found OR v_count = 0;
@@ -167,11 +149,15 @@ const createEventStore = Effect.gen(function*() {
           SELECT p_tenant, p_stream, p_category, v_version + t.o, (t.e->>'i')::uuid, t.e->>'t',
                  (t.e->>'v')::int, t.e->'d', t.e->'m', t.e->>'c', t.e->>'k'
           FROM jsonb_array_elements(p_events) WITH ORDINALITY AS t(e, o)
-          ORDER BY t.o;
+          ORDER BY t.o
+          ON CONFLICT (event_id) DO NOTHING;
+        GET DIAGNOSTICS v_inserted = ROW_COUNT;
+        IF v_inserted < v_count THEN
+          RAISE EXCEPTION 'an event id of this append is already stored' USING ERRCODE = 'RC002';
+        END IF;
         v_position := currval(pg_get_serial_sequence('recount_events', 'global_position'));
         UPDATE recount_streams s SET version = v_version + v_count, last_position = v_position, updated_at = now()
           WHERE s.tenant = p_tenant AND s.stream_name = p_stream;
-        PERFORM pg_notify('recount_events', p_category);
       END IF;
 
       IF p_command_id IS NOT NULL THEN
@@ -179,7 +165,38 @@ const createEventStore = Effect.gen(function*() {
           VALUES (p_tenant, p_command_id, p_stream, v_version + 1, v_version + v_count, v_position);
       END IF;
 
-      RETURN QUERY SELECT 0, v_version + v_count, v_position, v_version + 1, NULL::uuid;
+      RETURN QUERY SELECT 0, v_version + v_count, v_position, v_version + 1;
+    END $$`
+  // The slow path of a retry by event id: were these exact events appended before, in this order?
+  // Status 2 with the original result when they were, 4 with the first differing id otherwise.
+  yield* sql`
+    CREATE FUNCTION recount_find_appended(p_tenant text, p_stream text, p_events jsonb)
+    RETURNS TABLE (status int, stream_version bigint, global_position bigint, first_version bigint, conflict_event_id uuid)
+    LANGUAGE plpgsql AS $$
+    DECLARE
+      v_first    bigint;
+      v_version  bigint;
+      v_position bigint;
+      r          record;
+    BEGIN
+      FOR r IN
+        SELECT (t.e->>'i')::uuid AS id, s.event_id IS NOT NULL AS stored, s.stream_version AS version,
+               s.global_position AS position,
+               (s.tenant = p_tenant AND s.stream_name = p_stream AND s.event_type = t.e->>'t'
+                 AND s.schema_version = (t.e->>'v')::int AND s.data = t.e->'d') AS same, t.o
+        FROM jsonb_array_elements(p_events) WITH ORDINALITY AS t(e, o)
+        LEFT JOIN recount_events s ON s.event_id = (t.e->>'i')::uuid
+        ORDER BY t.o
+      LOOP
+        v_first := coalesce(v_first, r.version);
+        IF NOT r.stored OR NOT r.same OR r.version <> v_first + r.o - 1 THEN
+          RETURN QUERY SELECT 4, NULL::bigint, NULL::bigint, NULL::bigint, r.id;
+          RETURN;
+        END IF;
+        v_version := r.version;
+        v_position := r.position;
+      END LOOP;
+      RETURN QUERY SELECT 2, v_version, v_position, v_first, NULL::uuid;
     END $$`
 })
 

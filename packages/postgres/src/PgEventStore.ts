@@ -28,19 +28,23 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import { notifyChannel } from "./Migrations.js"
+import { PgPool } from "./PgPool.js"
+import { query, type QueryError } from "./internal/query.js"
 import { eventColumns, type EventRow, toRecordedEvent } from "./internal/rows.js"
-import { sqlState, unavailable } from "./internal/sqlError.js"
 
-const appendSql = "SELECT status, stream_version, global_position, first_version, conflict_event_id " +
-  "FROM recount_append($1, $2, $3, $4, $5::jsonb, $6)"
+const appendSql = "SELECT status, stream_version, global_position, first_version FROM recount_append($1, $2, $3, $4, $5::jsonb, $6)"
+const findAppendedSql =
+  "SELECT status, stream_version, global_position, first_version, conflict_event_id FROM recount_find_appended($1, $2, $3::jsonb)"
 
 interface AppendRow {
   readonly status: number
   readonly stream_version: string | null
   readonly global_position: string | null
   readonly first_version: string | null
-  readonly conflict_event_id: string | null
+  readonly conflict_event_id?: string | null
 }
+
+const unavailable = (operation: string) => (e: QueryError) => new StoreUnavailable({ operation, detail: e.message })
 
 const expectedCode = (expected: ExpectedVersion.ExpectedVersion): number => {
   switch (expected._tag) {
@@ -76,6 +80,7 @@ const eventsJson = (events: ReadonlyArray<Kit.PreparedEvent>): string => {
  */
 export const make = Effect.gen(function*() {
   const sql = yield* PgClient.PgClient
+  const pool = yield* PgPool
   const config = yield* EventStoreConfig
   const scope = yield* Effect.scope
   const wakeup = Kit.makeWakeup()
@@ -92,49 +97,83 @@ export const make = Effect.gen(function*() {
     )
   )
 
+  // Appends notify after their commit, at most one NOTIFY in flight per store: followers in this
+  // process are woken at once, others within a round trip, and commits never queue behind the
+  // server-wide lock that a notifying commit takes. A NOTIFY lost to a crash costs one polling
+  // interval, never an event.
+  let notifyPending = false
+  let notifyRunning = false
+  const notifyLoop: Effect.Effect<void> = Effect.suspend(() => {
+    if (!notifyPending) {
+      notifyRunning = false
+      return Effect.void
+    }
+    notifyPending = false
+    return query(pool, `NOTIFY ${notifyChannel}, '1'`, []).pipe(Effect.ignore, Effect.zipRight(notifyLoop))
+  })
+  const notifyAppended = () => {
+    wakeup.signal()
+    notifyPending = true
+    if (!notifyRunning) {
+      notifyRunning = true
+      Effect.runFork(notifyLoop)
+    }
+  }
+
   const append: EventStoreService["append"] = (streamName, events, options) =>
     Effect.suspend((): Effect.Effect<AppendResult, AppendError> => {
       const prepared = Kit.prepareAppend(streamName, events, options ?? {}, config)
       if (Either.isLeft(prepared)) return Effect.fail(prepared.left)
       const p = prepared.right
       const expected = options?.expectedVersion ?? ExpectedVersion.any
-      const params = [p.tenant, p.streamName, p.category, expectedCode(expected), eventsJson(p.events), p.commandId]
-      return sql.unsafe<AppendRow>(appendSql, params).pipe(
-        // Two appends racing with the same new event id or command id: the loser's insert hits the
-        // unique index; run again and the stored result answers it.
-        Effect.retry({ times: 2, while: (e) => sqlState(e) === "23505" }),
-        Effect.mapError((e) =>
-          // Class 22 is a data exception: input that got past validation but that PostgreSQL
-          // refuses (a lone UTF-16 surrogate in a string, say). Nothing was stored.
-          sqlState(e)?.startsWith("22")
-            ? new InvalidEvent({ index: -1, field: "data", reason: `was refused by PostgreSQL: ${unavailable("append")(e).detail}` })
-            : unavailable("append")(e)
-        ),
-        Effect.flatMap((rows): Effect.Effect<AppendResult, AppendError> => {
-          const row = rows[0]
-          if (!row) return Effect.fail(new StoreUnavailable({ operation: "append", detail: "recount_append returned no row" }))
-          switch (row.status) {
-            case 0:
-            case 1:
-            case 2:
-              return Effect.succeed({
-                streamVersion: Number(row.stream_version),
-                firstVersion: Number(row.first_version),
-                globalPosition: BigInt(row.global_position!),
-                alreadyApplied: row.status !== 0
-              })
-            case 3:
-              return Effect.fail(new WrongExpectedVersion({
-                tenant: p.tenant,
-                streamName: p.streamName,
-                expected,
-                actual: Number(row.stream_version)
-              }))
-            default:
-              return Effect.fail(new EventIdConflict({ eventId: row.conflict_event_id ?? "", streamName: p.streamName }))
+      const payload = eventsJson(p.events)
+      const params = [p.tenant, p.streamName, p.category, expectedCode(expected), payload, p.commandId]
+      const toResult = (row: AppendRow | undefined): Effect.Effect<AppendResult, AppendError> => {
+        if (!row) return Effect.fail(new StoreUnavailable({ operation: "append", detail: "recount_append returned no row" }))
+        switch (row.status) {
+          case 0:
+          case 1:
+          case 2:
+            if (row.status === 0 && p.events.length > 0) notifyAppended()
+            return Effect.succeed({
+              streamVersion: Number(row.stream_version),
+              firstVersion: Number(row.first_version),
+              globalPosition: BigInt(row.global_position!),
+              alreadyApplied: row.status !== 0
+            })
+          case 3:
+            return Effect.fail(new WrongExpectedVersion({
+              tenant: p.tenant,
+              streamName: p.streamName,
+              expected,
+              actual: Number(row.stream_version)
+            }))
+          default:
+            return Effect.fail(new EventIdConflict({ eventId: row.conflict_event_id ?? "", streamName: p.streamName }))
+        }
+      }
+      const attempt = (retries: number): Effect.Effect<AppendResult, AppendError> =>
+        Effect.matchEffect(query<AppendRow>(pool, appendSql, params), {
+          onSuccess: (rows) => toResult(rows[0]),
+          onFailure: (e) => {
+            // An event id already stored: a retry of an earlier append, or a conflict.
+            if (e.code === "RC002") {
+              return Effect.flatMap(
+                Effect.mapError(query<AppendRow>(pool, findAppendedSql, [p.tenant, p.streamName, payload]), unavailable("append")),
+                (rows) => toResult(rows[0])
+              )
+            }
+            // Two appends raced with the same new command id: run again and the stored result answers.
+            if (e.code === "23505" && retries > 0) return attempt(retries - 1)
+            // Class 22 is a data exception: input that got past validation but that PostgreSQL
+            // refuses. Nothing was stored.
+            if (e.code?.startsWith("22")) {
+              return Effect.fail(new InvalidEvent({ index: -1, field: "data", reason: `was refused by PostgreSQL: ${e.message}` }))
+            }
+            return Effect.fail(unavailable("append")(e))
           }
         })
-      )
+      return attempt(2)
     })
 
   const resolve = (streamName: string, tenant: string | undefined) =>
@@ -146,7 +185,8 @@ export const make = Effect.gen(function*() {
 
   const streamVersion: EventStoreService["streamVersion"] = (streamName, options) =>
     Effect.flatMap(resolve(streamName, options?.tenant), (s) =>
-      sql.unsafe<{ version: string }>(
+      query<{ version: string }>(
+        pool,
         "SELECT version FROM recount_streams WHERE tenant = $1 AND stream_name = $2",
         [s.tenant, s.streamName]
       ).pipe(
@@ -173,7 +213,7 @@ export const make = Effect.gen(function*() {
         { next: backward ? (from ?? Number.MAX_SAFE_INTEGER) : Math.max(from ?? 1, 1), left: limit },
         ({ left, next }) => {
           const size = Math.min(page, left)
-          return sql.unsafe<EventRow>(backward ? backwardSql : forwardSql, [s.tenant, s.streamName, next, size]).pipe(
+          return query<EventRow>(pool, backward ? backwardSql : forwardSql, [s.tenant, s.streamName, next, size]).pipe(
             Effect.mapError(unavailable("readStream")),
             Effect.map((rows) => {
               const events = rows.map(toRecordedEvent)
@@ -209,7 +249,8 @@ export const make = Effect.gen(function*() {
         where += ` AND event_type = ANY($${params.length}::text[])`
       }
       params.push(batchSize)
-      const rows = yield* sql.unsafe<EventRow>(
+      const rows = yield* query<EventRow>(
+        pool,
         `SELECT ${eventColumns} FROM recount_events WHERE ${where} ORDER BY recount_events.transaction_id, recount_events.global_position LIMIT $${params.length}`,
         params
       ).pipe(Effect.mapError(unavailable("readAll")))
@@ -234,7 +275,8 @@ export const make = Effect.gen(function*() {
   const findCommand: EventStoreService["findCommand"] = (commandId, options) =>
     Effect.gen(function*() {
       const tenant = yield* Kit.resolveTenant(options?.tenant, config)
-      const rows = yield* sql.unsafe<{ stream_name: string; first_version: string; last_version: string; global_position: string }>(
+      const rows = yield* query<{ stream_name: string; first_version: string; last_version: string; global_position: string }>(
+        pool,
         "SELECT stream_name, first_version, last_version, global_position FROM recount_commands WHERE tenant = $1 AND command_id = $2",
         [tenant, commandId]
       ).pipe(Effect.mapError(unavailable("findCommand")))
@@ -254,4 +296,4 @@ export const make = Effect.gen(function*() {
 /**
  * @since 0.1.0
  */
-export const layer: Layer.Layer<EventStore, never, PgClient.PgClient> = Layer.scoped(EventStore, make)
+export const layer: Layer.Layer<EventStore, never, PgClient.PgClient | PgPool> = Layer.scoped(EventStore, make)

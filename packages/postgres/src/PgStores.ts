@@ -15,6 +15,7 @@ import * as Layer from "effect/Layer"
 import * as Migrations from "./Migrations.js"
 import * as PgCheckpointStore from "./PgCheckpointStore.js"
 import * as PgEventStore from "./PgEventStore.js"
+import type * as PgPool from "./PgPool.js"
 import * as PgSnapshotStore from "./PgSnapshotStore.js"
 
 /**
@@ -23,7 +24,7 @@ import * as PgSnapshotStore from "./PgSnapshotStore.js"
 export const layer: Layer.Layer<
   EventStore | SnapshotStore | CheckpointStore,
   Migrator.MigrationError | SqlError,
-  PgClient.PgClient | SqlClient.SqlClient
+  PgClient.PgClient | SqlClient.SqlClient | PgPool.PgPool
 > = Layer.mergeAll(PgEventStore.layer, PgSnapshotStore.layer, PgCheckpointStore.layer).pipe(
   Layer.provide(Migrations.layer)
 )

@@ -179,7 +179,10 @@ layer(
       const from = (yield* store.readAll({ batchSize: 100_000 })).checkpoint
       const got = yield* store.subscribe({ after: from }).pipe(Stream.take(1), Stream.runCollect, Effect.fork)
       yield* Effect.sleep("300 millis")
-      yield* store.append("notify-1", [event(1)])
+      // Another store (as if in another process): only a notification, or the 60 s poll, tells
+      // the subscriber.
+      const writer = yield* PgEventStore.make
+      yield* writer.append("notify-1", [event(1)])
       const events = yield* got.await.pipe(Effect.flatten, Effect.timeout("5 seconds"))
       expect(Chunk.size(events)).toBe(1)
     }))
@@ -202,8 +205,9 @@ layer(
         "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'"
       )
       expect(killed.length).toBeGreaterThan(0)
-      yield* store.append("lost-1", [event(1), event(2)])
-      yield* store.append("lost-2", [event(3)])
+      const writer = yield* PgEventStore.make
+      yield* writer.append("lost-1", [event(1), event(2)])
+      yield* writer.append("lost-2", [event(3)])
       const events = yield* got.await.pipe(Effect.flatten, Effect.timeout("10 seconds"))
       expect(Chunk.toReadonlyArray(events).map((e) => (e.data as { n: number }).n)).toEqual([1, 2, 3])
     }))

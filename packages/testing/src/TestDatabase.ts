@@ -13,6 +13,7 @@ import type { EventStore } from "@recount/core/EventStore"
 import type { SnapshotStore } from "@recount/core/SnapshotStore"
 import * as Database from "@recount/postgres/Database"
 import * as EmbeddedPostgres from "@recount/postgres/EmbeddedPostgres"
+import * as PgPool from "@recount/postgres/PgPool"
 import * as PgStores from "@recount/postgres/PgStores"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -79,11 +80,11 @@ export const layerUrl: Layer.Layer<TestDatabaseUrl, SqlError | EmbeddedPostgres.
  * @since 0.1.0
  */
 export const layerClient = (options?: { readonly maxConnections?: number }): Layer.Layer<
-  PgClient.PgClient | SqlClient.SqlClient | TestDatabaseUrl,
+  PgClient.PgClient | SqlClient.SqlClient | PgPool.PgPool | TestDatabaseUrl,
   SqlError | EmbeddedPostgres.EmbeddedPostgresError
 > =>
   Layer.unwrapEffect(Effect.map(TestDatabaseUrl, (url) =>
-    PgClient.layer({
+    PgPool.layer({
       url: Redacted.make(Database.withSessionSettings(url, { idle_in_transaction_session_timeout: "60000" })),
       maxConnections: options?.maxConnections ?? 30
     }))).pipe(Layer.provideMerge(layerUrl))
@@ -94,6 +95,6 @@ export const layerClient = (options?: { readonly maxConnections?: number }): Lay
  * @since 0.1.0
  */
 export const layerStores = (options?: { readonly maxConnections?: number }): Layer.Layer<
-  EventStore | SnapshotStore | CheckpointStore | PgClient.PgClient | SqlClient.SqlClient | TestDatabaseUrl,
+  EventStore | SnapshotStore | CheckpointStore | PgClient.PgClient | SqlClient.SqlClient | PgPool.PgPool | TestDatabaseUrl,
   SqlError | Migrator.MigrationError | EmbeddedPostgres.EmbeddedPostgresError
 > => PgStores.layer.pipe(Layer.provideMerge(layerClient(options)))

@@ -120,54 +120,61 @@ const optionalName = (value: unknown, index: number, field: string): Either.Eith
   return problem ? Either.left(new InvalidEvent({ index, field, reason: problem })) : Either.right(value as string)
 }
 
+// A plain function with early returns: this runs for every event of every append, and a
+// generator-based version cost three times as much CPU.
 const prepareEvent = (
   event: EventData,
   index: number,
   config: EventStoreConfigShape
-): Either.Either<PreparedEvent, InvalidEvent | EventTooLarge> =>
-  Either.gen(function*() {
-    if (event === null || typeof event !== "object") {
-      return yield* Either.left(new InvalidEvent({ index, field: "event", reason: "must be an object" }))
+): Either.Either<PreparedEvent, InvalidEvent | EventTooLarge> => {
+  if (event === null || typeof event !== "object") {
+    return Either.left(new InvalidEvent({ index, field: "event", reason: "must be an object" }))
+  }
+  const typeProblem = checkName(event.type, maxTypeLength)
+  if (typeProblem) return Either.left(new InvalidEvent({ index, field: "type", reason: typeProblem }))
+  let eventId: string
+  if (event.eventId === undefined) {
+    eventId = globalThis.crypto.randomUUID()
+  } else {
+    eventId = typeof event.eventId === "string" ? event.eventId.toLowerCase() : ""
+    if (!uuidPattern.test(eventId)) {
+      return Either.left(new InvalidEvent({ index, field: "eventId", reason: `must be a UUID, got ${JSON.stringify(event.eventId)}` }))
     }
-    const typeProblem = checkName(event.type, maxTypeLength)
-    if (typeProblem) return yield* Either.left(new InvalidEvent({ index, field: "type", reason: typeProblem }))
-    let eventId: string
-    if (event.eventId === undefined) {
-      eventId = globalThis.crypto.randomUUID()
-    } else {
-      eventId = typeof event.eventId === "string" ? event.eventId.toLowerCase() : ""
-      if (!uuidPattern.test(eventId)) {
-        return yield* Either.left(new InvalidEvent({ index, field: "eventId", reason: `must be a UUID, got ${JSON.stringify(event.eventId)}` }))
-      }
+  }
+  const schemaVersion = event.schemaVersion ?? 1
+  if (!Number.isInteger(schemaVersion) || schemaVersion < 1 || schemaVersion > 2_147_483_647) {
+    return Either.left(new InvalidEvent({ index, field: "schemaVersion", reason: `must be a positive integer, got ${schemaVersion}` }))
+  }
+  const metadata = event.metadata ?? {}
+  if (metadata === null || typeof metadata !== "object" || Array.isArray(metadata)) {
+    return Either.left(new InvalidEvent({ index, field: "metadata", reason: "must be a JSON object" }))
+  }
+  const dataJson = toJson(event.data, index, "data")
+  if (Either.isLeft(dataJson)) return Either.left(dataJson.left)
+  const metadataJson = event.metadata === undefined ? Either.right("{}") : toJson(metadata, index, "metadata")
+  if (Either.isLeft(metadataJson)) return Either.left(metadataJson.left)
+  const chars = dataJson.right.length + metadataJson.right.length
+  // A UTF-16 unit is at most 3 UTF-8 bytes, so short events skip the byte count.
+  if (chars * 3 > config.maxEventBytes) {
+    const bytes = utf8Length(dataJson.right) + utf8Length(metadataJson.right)
+    if (bytes > config.maxEventBytes) {
+      return Either.left(new EventTooLarge({ index, eventType: event.type, bytes, limit: config.maxEventBytes }))
     }
-    const schemaVersion = event.schemaVersion ?? 1
-    if (!Number.isInteger(schemaVersion) || schemaVersion < 1 || schemaVersion > 2_147_483_647) {
-      return yield* Either.left(new InvalidEvent({ index, field: "schemaVersion", reason: `must be a positive integer, got ${schemaVersion}` }))
-    }
-    const metadata = event.metadata ?? {}
-    if (metadata === null || typeof metadata !== "object" || Array.isArray(metadata)) {
-      return yield* Either.left(new InvalidEvent({ index, field: "metadata", reason: "must be a JSON object" }))
-    }
-    const dataJson = yield* toJson(event.data, index, "data")
-    const metadataJson = yield* toJson(metadata, index, "metadata")
-    const chars = dataJson.length + metadataJson.length
-    // A UTF-16 unit is at most 3 UTF-8 bytes, so short events skip the byte count.
-    if (chars * 3 > config.maxEventBytes) {
-      const bytes = utf8Length(dataJson) + utf8Length(metadataJson)
-      if (bytes > config.maxEventBytes) {
-        return yield* Either.left(new EventTooLarge({ index, eventType: event.type, bytes, limit: config.maxEventBytes }))
-      }
-    }
-    return {
-      eventId,
-      type: event.type,
-      schemaVersion,
-      dataJson,
-      metadataJson,
-      correlationId: yield* optionalName(event.correlationId, index, "correlationId"),
-      causationId: yield* optionalName(event.causationId, index, "causationId")
-    }
+  }
+  const correlationId = optionalName(event.correlationId, index, "correlationId")
+  if (Either.isLeft(correlationId)) return Either.left(correlationId.left)
+  const causationId = optionalName(event.causationId, index, "causationId")
+  if (Either.isLeft(causationId)) return Either.left(causationId.left)
+  return Either.right({
+    eventId,
+    type: event.type,
+    schemaVersion,
+    dataJson: dataJson.right,
+    metadataJson: metadataJson.right,
+    correlationId: correlationId.right,
+    causationId: causationId.right
   })
+}
 
 /** Checks everything about an append that does not need the store. */
 export const prepareAppend = (
@@ -191,7 +198,9 @@ export const prepareAppend = (
     const prepared: Array<PreparedEvent> = new Array(events.length)
     const seen = new Set<string>()
     for (let i = 0; i < events.length; i++) {
-      const event = yield* prepareEvent(events[i]!, i, config)
+      const result = prepareEvent(events[i]!, i, config)
+      if (Either.isLeft(result)) return yield* result
+      const event = result.right
       if (seen.has(event.eventId)) {
         return yield* Either.left(new InvalidEvent({ index: i, field: "eventId", reason: `repeats ${event.eventId} within one append` }))
       }

@@ -1,6 +1,6 @@
 // A runner process for the multi-process tests: `DATABASE_URL`, `RUNNER_PORT`, `RUNNER_NAME`.
 // Prints "ready" once it has joined the cluster.
-import * as PgClient from "@effect/sql-pg/PgClient"
+import * as PgPool from "@recount/postgres/PgPool"
 import * as PgStores from "@recount/postgres/PgStores"
 import { BankAccount, Order } from "@recount/testing/TestAggregates"
 import * as Effect from "effect/Effect"
@@ -14,7 +14,7 @@ const Live = RecountNode.layerRunner({
   port: Number(process.env.RUNNER_PORT)
 }).pipe(
   Layer.provideMerge(PgStores.layer),
-  Layer.provideMerge(PgClient.layer({
+  Layer.provideMerge(PgPool.layer({
     url: Redacted.make(process.env.DATABASE_URL!),
     maxConnections: 20,
     applicationName: process.env.RUNNER_NAME ?? "runner"
