@@ -5,6 +5,7 @@
  */
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import type * as Measure from "./Measure.js"
 
 /**
  * One measured row: the same workload done by Recount and by the hand-written baseline.
@@ -29,6 +30,9 @@ export interface SuiteContext {
   readonly log: (line: string) => void
   /** Called once per row as soon as it is measured, so long runs show results as they go. */
   readonly emit: (result: Result) => void
+  /** Whether to run the workload of this name (`--only`); lets a profile cover one workload. */
+  readonly selected: (workload: string) => boolean
+  readonly measure: Measure.Options
 }
 
 /**

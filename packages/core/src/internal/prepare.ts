@@ -199,7 +199,7 @@ export const prepareAppend = (
     const seen = new Set<string>()
     for (let i = 0; i < events.length; i++) {
       const result = prepareEvent(events[i]!, i, config)
-      if (Either.isLeft(result)) return yield* result
+      if (Either.isLeft(result)) return yield* Either.left(result.left)
       const event = result.right
       if (seen.has(event.eventId)) {
         return yield* Either.left(new InvalidEvent({ index: i, field: "eventId", reason: `repeats ${event.eventId} within one append` }))
