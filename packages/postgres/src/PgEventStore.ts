@@ -101,6 +101,7 @@ export const make = Effect.gen(function*() {
   // process are woken at once, others within a round trip, and commits never queue behind the
   // server-wide lock that a notifying commit takes. A NOTIFY lost to a crash costs one polling
   // interval, never an event.
+  const notifyInterval = 10
   let notifyPending = false
   let notifyRunning = false
   const notifyLoop: Effect.Effect<void> = Effect.suspend(() => {
@@ -109,7 +110,13 @@ export const make = Effect.gen(function*() {
       return Effect.void
     }
     notifyPending = false
-    return query(pool, `NOTIFY ${notifyChannel}, '1'`, []).pipe(Effect.ignore, Effect.zipRight(notifyLoop))
+    return query(pool, `NOTIFY ${notifyChannel}, '1'`, []).pipe(
+      Effect.ignore,
+      // Appends in the next few milliseconds share the next NOTIFY: at most ~100 a second per
+      // store, whatever the append rate.
+      Effect.zipRight(Effect.sleep(notifyInterval)),
+      Effect.zipRight(notifyLoop)
+    )
   })
   const notifyAppended = () => {
     wakeup.signal()

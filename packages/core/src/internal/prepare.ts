@@ -182,30 +182,31 @@ export const prepareAppend = (
   events: ReadonlyArray<EventData>,
   options: { readonly tenant?: string | undefined; readonly commandId?: string | undefined },
   config: EventStoreConfigShape
-): Either.Either<PreparedAppend, InvalidStreamName | InvalidArgument | InvalidEvent | EventTooLarge> =>
-  Either.gen(function*() {
-    const tenantName = yield* tenant(options.tenant, config)
-    const parsed = yield* StreamName.parse(streamName)
-    let commandId: string | null = null
-    if (options.commandId !== undefined) {
-      const problem = checkName(options.commandId, maxIdLength)
-      if (problem) return yield* Either.left(new InvalidArgument({ argument: "commandId", reason: problem }))
-      commandId = options.commandId
-    }
-    if (!Array.isArray(events)) {
-      return yield* Either.left(new InvalidArgument({ argument: "events", reason: "must be an array" }))
-    }
-    const prepared: Array<PreparedEvent> = new Array(events.length)
-    const seen = new Set<string>()
-    for (let i = 0; i < events.length; i++) {
-      const result = prepareEvent(events[i]!, i, config)
-      if (Either.isLeft(result)) return yield* Either.left(result.left)
-      const event = result.right
+): Either.Either<PreparedAppend, InvalidStreamName | InvalidArgument | InvalidEvent | EventTooLarge> => {
+  const tenantName = tenant(options.tenant, config)
+  if (Either.isLeft(tenantName)) return Either.left(tenantName.left)
+  const parsed = StreamName.parse(streamName)
+  if (Either.isLeft(parsed)) return Either.left(parsed.left)
+  let commandId: string | null = null
+  if (options.commandId !== undefined) {
+    const problem = checkName(options.commandId, maxIdLength)
+    if (problem) return Either.left(new InvalidArgument({ argument: "commandId", reason: problem }))
+    commandId = options.commandId
+  }
+  if (!Array.isArray(events)) return Either.left(new InvalidArgument({ argument: "events", reason: "must be an array" }))
+  const prepared: Array<PreparedEvent> = new Array(events.length)
+  const seen = events.length > 1 ? new Set<string>() : undefined
+  for (let i = 0; i < events.length; i++) {
+    const result = prepareEvent(events[i]!, i, config)
+    if (Either.isLeft(result)) return Either.left(result.left)
+    const event = result.right
+    if (seen) {
       if (seen.has(event.eventId)) {
-        return yield* Either.left(new InvalidEvent({ index: i, field: "eventId", reason: `repeats ${event.eventId} within one append` }))
+        return Either.left(new InvalidEvent({ index: i, field: "eventId", reason: `repeats ${event.eventId} within one append` }))
       }
       seen.add(event.eventId)
-      prepared[i] = event
     }
-    return { tenant: tenantName, streamName: parsed.streamName, category: parsed.category, commandId, events: prepared }
-  })
+    prepared[i] = event
+  }
+  return Either.right({ tenant: tenantName.right, streamName: parsed.right.streamName, category: parsed.right.category, commandId, events: prepared })
+}
