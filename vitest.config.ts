@@ -4,6 +4,7 @@ import shared from "./vitest.shared.js"
 export default mergeConfig(shared, defineConfig({
   test: {
     // One PostgreSQL for the whole run (or DATABASE_URL); every suite makes its own database on it.
-    globalSetup: ["./packages/testing/src/globalSetup.ts"]
+    globalSetup: ["./packages/testing/src/globalSetup.ts"],
+    reporters: ["default", "./vitest.summary.ts"]
   }
 }))
