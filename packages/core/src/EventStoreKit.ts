@@ -12,6 +12,7 @@ export {
   maxTenantLength,
   positiveInt,
   prepareAppend,
+  readStreamRange,
   type PreparedAppend,
   type PreparedEvent,
   tenant as resolveTenant

@@ -12,7 +12,6 @@ import { EventStoreConfig } from "@recount/core/EventStoreConfig"
 import {
   type AppendError,
   EventIdConflict,
-  InvalidArgument,
   InvalidEvent,
   StoreUnavailable,
   WrongExpectedVersion
@@ -209,11 +208,7 @@ export const make = Effect.gen(function*() {
   const readStream: EventStoreService["readStream"] = (streamName, options) =>
     Stream.unwrap(Effect.gen(function*() {
       const s = yield* resolve(streamName, options?.tenant)
-      const limit = yield* Kit.positiveInt("limit", options?.limit, Number.MAX_SAFE_INTEGER)
-      const from = options?.fromVersion
-      if (from !== undefined && (!Number.isSafeInteger(from) || from < 0)) {
-        return yield* new InvalidArgument({ argument: "fromVersion", reason: `must be a non-negative integer, got ${from}` })
-      }
+      const { limit, fromVersion: from } = yield* Kit.readStreamRange(options)
       const backward = options?.direction === "backward"
       const page = config.readPageSize
       return Stream.paginateChunkEffect(

@@ -7,7 +7,7 @@ import * as Checkpoint from "../Checkpoint.js"
 import type { AppendResult, RecordedEvent } from "../EventEnvelope.js"
 import type { CommandRecord, EventStoreService, ReadAllOptions } from "../EventStore.js"
 import type { EventStoreConfigShape } from "../EventStoreConfig.js"
-import { type AppendError, EventIdConflict, InvalidArgument, type ReadError, WrongExpectedVersion } from "../EventStoreError.js"
+import { type AppendError, EventIdConflict, type ReadError, WrongExpectedVersion } from "../EventStoreError.js"
 import * as ExpectedVersion from "../ExpectedVersion.js"
 import * as StreamName from "../StreamName.js"
 import { follow } from "./follow.js"
@@ -145,11 +145,7 @@ export const make = (config: EventStoreConfigShape): EventStoreService => {
   const readStream: EventStoreService["readStream"] = (streamName, options) =>
     Stream.unwrap(Effect.gen(function*() {
       const stream = yield* lookup(streamName, options?.tenant)
-      const limit = yield* Prepare.positiveInt("limit", options?.limit, Number.MAX_SAFE_INTEGER)
-      const from = options?.fromVersion
-      if (from !== undefined && (!Number.isSafeInteger(from) || from < 0)) {
-        return yield* new InvalidArgument({ argument: "fromVersion", reason: `must be a non-negative integer, got ${from}` })
-      }
+      const { limit, fromVersion: from } = yield* Prepare.readStreamRange(options)
       const events = stream?.events ?? []
       const slice = options?.direction === "backward"
         ? events.slice(0, from === undefined ? events.length : Math.min(from, events.length)).reverse().slice(0, limit)

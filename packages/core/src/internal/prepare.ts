@@ -51,6 +51,19 @@ export const positiveInt = (argument: string, value: number | undefined, fallbac
     : Either.left(new InvalidArgument({ argument, reason: `must be a positive integer, got ${value}` }))
 }
 
+/** The limit and start version of a stream read, checked the same way by every store. */
+export const readStreamRange = (
+  options: { readonly limit?: number | undefined; readonly fromVersion?: number | undefined } | undefined
+): Either.Either<{ readonly limit: number; readonly fromVersion: number | undefined }, InvalidArgument> => {
+  const limit = positiveInt("limit", options?.limit, Number.MAX_SAFE_INTEGER)
+  if (Either.isLeft(limit)) return Either.left(limit.left)
+  const from = options?.fromVersion
+  if (from !== undefined && (!Number.isSafeInteger(from) || from < 0)) {
+    return Either.left(new InvalidArgument({ argument: "fromVersion", reason: `must be a non-negative integer, got ${from}` }))
+  }
+  return Either.right({ limit: limit.right, fromVersion: from })
+}
+
 const utf8Length = (s: string): number => {
   let bytes = 0
   for (let i = 0; i < s.length; i++) {
