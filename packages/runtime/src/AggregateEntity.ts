@@ -51,6 +51,8 @@ export const layer = <A extends Aggregate.Any>(
         return {
           Execute: (request: { readonly payload: { readonly commandId: string; readonly command: Aggregate.CommandOf<A> } }) =>
             instance.execute(request.payload.commandId, request.payload.command),
+          ExecutePersisted: (request: { readonly payload: { readonly commandId: string; readonly command: Aggregate.CommandOf<A> } }) =>
+            instance.execute(request.payload.commandId, request.payload.command),
           GetState: () => instance.view
         }
       }) as Effect.Effect<any, never, EventStore | SnapshotStore | ResidentAggregates | Entity.CurrentAddress>,

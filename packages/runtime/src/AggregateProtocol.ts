@@ -1,9 +1,9 @@
 /**
- * The messages an aggregate entity understands, derived from the aggregate's schemas. Client-safe:
- * it imports no cluster, server or database code.
+ * The messages an aggregate entity understands, derived from the aggregate's schemas.
  *
  * @since 0.1.0
  */
+import { ClusterSchema } from "@effect/cluster"
 import { Rpc } from "@effect/rpc"
 import type * as Aggregate from "@recount/core/Aggregate"
 import * as Schema from "effect/Schema"
@@ -52,20 +52,30 @@ export const StateView = Schema.Struct({ version: Schema.Number, state: Schema.U
 /** @since 0.1.0 */
 export interface StateView extends Schema.Schema.Type<typeof StateView> {}
 
-/** The protocol's Rpcs for one aggregate. */
+/**
+ * The protocol's Rpcs for one aggregate. `Execute` rides volatile messages: fast, retried by the
+ * sender, at-least-once, made exactly-once by the command id recorded with the events.
+ * `ExecutePersisted` is stored in the cluster's tables first (three more round trips), survives
+ * the caller, and is deduplicated by command id; it cannot be interrupted half-way by a caller
+ * that gives up.
+ */
 export const rpcs = <A extends Aggregate.Any>(aggregate: A) => {
-  const Execute = Rpc.make("Execute", {
-    payload: { commandId: Schema.String, command: aggregate.commands as Schema.Schema<Aggregate.CommandOf<A>, unknown> },
+  const payload = { commandId: Schema.String, command: aggregate.commands as Schema.Schema<Aggregate.CommandOf<A>, unknown> }
+  const error = Schema.Union(
+    aggregate.errors as Schema.Schema<Aggregate.ErrorOf<A>, unknown>,
+    CommandConflict,
+    AggregateUnavailable,
+    InvalidCommand
+  )
+  const Execute = Rpc.make("Execute", { payload, success: CommandResult, error })
+  const ExecutePersisted = Rpc.make("ExecutePersisted", {
+    payload,
     success: CommandResult,
-    error: Schema.Union(
-      aggregate.errors as Schema.Schema<Aggregate.ErrorOf<A>, unknown>,
-      CommandConflict,
-      AggregateUnavailable,
-      InvalidCommand
-    )
-  })
+    error,
+    primaryKey: (p: { readonly commandId: string }) => p.commandId
+  }).annotate(ClusterSchema.Persisted, true).annotate(ClusterSchema.Uninterruptible, true)
   const GetState = Rpc.make("GetState", { success: StateView, error: AggregateUnavailable })
-  return [Execute, GetState] as const
+  return [Execute, ExecutePersisted, GetState] as const
 }
 
 /** The entity type of an aggregate. */

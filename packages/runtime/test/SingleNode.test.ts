@@ -12,6 +12,7 @@ import {
   Order,
   Withdraw
 } from "@recount/testing/TestAggregates"
+import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -69,6 +70,24 @@ layer(Live, { excludeTestServices: true, timeout: 120_000 })("aggregates on one 
       const store = yield* EventStore
       expect(yield* store.streamVersion(`account-${id}`)).toBe(3)
       expect((yield* bus.getState(BankAccount, id)).state).toMatchObject({ balance: 0 })
+    }))
+
+  it.effect("persisted delivery: stored in the cluster's tables first, exactly-once by command id too", () =>
+    Effect.gen(function*() {
+      const bus = yield* CommandBus
+      const sql = yield* PgClient.PgClient
+      const id = fresh("pers")
+      yield* bus.dispatch(BankAccount, id, new Open({ owner: "Ada" }), { delivery: "persisted" })
+      const first = yield* bus.dispatch(BankAccount, id, new Deposit({ amount: 5 }), { delivery: "persisted", commandId: `p-${id}` })
+      const again = yield* bus.dispatch(BankAccount, id, new Deposit({ amount: 5 }), { delivery: "persisted", commandId: `p-${id}` })
+      expect(again.streamVersion).toBe(first.streamVersion)
+      expect(again.events).toEqual(first.events)
+      expect((yield* bus.getState(BankAccount, id)).state).toMatchObject({ balance: 5 })
+      const stored = yield* sql.unsafe<{ n: string }>(
+        "SELECT count(*) AS n FROM cluster_messages WHERE entity_id = $1 AND tag = 'ExecutePersisted'",
+        [`default/${id}`]
+      )
+      expect(Number(stored[0]!.n)).toBe(2)
     }))
 
   it.effect("many clients on one hot aggregate: handled one at a time, no conflict surfaces", () =>
