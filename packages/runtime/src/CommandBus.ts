@@ -5,7 +5,7 @@
  */
 import type { Sharding } from "@effect/cluster"
 import type * as Aggregate from "@recount/core/Aggregate"
-import { checkName, maxIdLength } from "@recount/core/EventStoreKit"
+import { checkName, maxIdLength, maxTenantLength } from "@recount/core/EventStoreKit"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -71,7 +71,7 @@ export class CommandBus extends Context.Tag("@recount/runtime/CommandBus")<Comma
 const checkTarget = (aggregate: string, aggregateId: string, tenant: string) => {
   const idProblem = checkName(aggregateId, maxIdLength)
   if (idProblem) return Either.left(new InvalidCommand({ aggregate, detail: `aggregate id ${idProblem}` }))
-  const tenantProblem = checkName(tenant, 128) ?? (tenant.includes("/") ? "must not contain /" : undefined)
+  const tenantProblem = checkName(tenant, maxTenantLength) ?? (tenant.includes("/") ? "must not contain /" : undefined)
   if (tenantProblem) return Either.left(new InvalidCommand({ aggregate, detail: `tenant ${tenantProblem}` }))
   return Either.right(entityId(tenant, aggregateId))
 }
@@ -86,10 +86,12 @@ export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<Com
     const config = yield* RuntimeConfig
     const byName = new Map<string, Aggregate.Any>()
     const clients = new Map<Aggregate.Any, (id: string) => any>()
+    const isDomainError = new Map<Aggregate.Any, (u: unknown) => boolean>()
     for (const aggregate of aggregates) {
       if (byName.has(aggregate.name)) return yield* Effect.dieMessage(`aggregate ${aggregate.name} is registered twice`)
       byName.set(aggregate.name, aggregate)
       clients.set(aggregate, yield* AggregateEntity.entity(aggregate).client)
+      isDomainError.set(aggregate, Schema.is(aggregate.errors))
     }
     const clientFor = (aggregate: Aggregate.Any) => {
       const client = clients.get(aggregate)
@@ -103,11 +105,11 @@ export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<Com
     // not have run, and a retry with the same command id is safe.
     const call = <A>(aggregate: Aggregate.Any, aggregateId: string, commandId: string, timeout: Duration.DurationInput | undefined, effect: Effect.Effect<A, unknown>) => {
       const millis = Duration.toMillis(Duration.decode(timeout ?? config.commandTimeout))
-      const isDomainError = Schema.is(aggregate.errors)
+      const domainError = isDomainError.get(aggregate)!
       const unavailable = (e: unknown) => new AggregateUnavailable({ aggregate: aggregate.name, aggregateId, detail: describe(e) })
       return effect.pipe(
         Effect.catchAll((e) =>
-          isDomainError(e) || (typeof e === "object" && e !== null && "_tag" in e && ours.has((e as { _tag: string })._tag))
+          domainError(e) || (typeof e === "object" && e !== null && "_tag" in e && ours.has((e as { _tag: string })._tag))
             ? Effect.fail(e)
             : Effect.fail(unavailable(e))
         ),
