@@ -33,7 +33,8 @@ const cells = (r: Result): ReadonlyArray<string> => [
   r.workload,
   r.unit,
   rateFormat.format(r.recount),
-  rateFormat.format(r.baseline),
+  // A row with nothing to compare against (a measurement of Recount alone) has no baseline.
+  Number.isFinite(r.baseline) ? rateFormat.format(r.baseline) : "n/a",
   Number.isFinite(r.ratio) ? r.ratio.toFixed(2) : "n/a"
 ]
 

@@ -23,6 +23,10 @@ export const suites: Readonly<Record<string, SuiteEntry>> = {
   store: {
     description: "event store appends and reads: Recount vs the same SQL on plain pg",
     load: () => import("./StoreBench.js").then((m) => m.suite)
+  },
+  commands: {
+    description: "commands through a Recount node vs the plain pg floor and Emmett; latency, wake time, memory",
+    load: () => import("./CommandsBench.js").then((m) => m.suite)
   }
 }
 

@@ -100,15 +100,17 @@ export interface Appended {
 
 /**
  * Appends expecting the stream at exactly `expectedVersion`; throws on any other outcome, which
- * in this benchmark would be a bug.
+ * in this benchmark would be a bug. With a `commandId` the function also records the command for
+ * idempotency, as Recount's runtime does for every dispatched command.
  *
  * @since 0.1.0
  */
 export const append = async (
   pool: Queryable,
   streamName: string,
-  events: ReadonlyArray<NewEvent>,
-  expectedVersion: number
+  events: ReadonlyArray<NewEvent | { readonly type: string; readonly data: unknown }>,
+  expectedVersion: number,
+  commandId: string | null = null
 ): Promise<Appended> => {
   let json = "["
   for (let i = 0; i < events.length; i++) {
@@ -118,7 +120,7 @@ export const append = async (
   }
   json += "]"
   const category = streamName.slice(0, streamName.indexOf("-"))
-  const result = await pool.query<AppendRow>(appendSql, [tenant, streamName, category, expectedVersion, json, null])
+  const result = await pool.query<AppendRow>(appendSql, [tenant, streamName, category, expectedVersion, json, commandId])
   const row = result.rows[0]
   if (row === undefined || row.status !== 0) {
     throw new Error(`baseline append to ${streamName} at ${expectedVersion} returned status ${row?.status}`)
@@ -131,8 +133,8 @@ export const append = async (
 }
 
 /**
- * Reads a whole stream forward in pages, folding each event into `state` as a reader that
- * rebuilds an aggregate would.
+ * Reads a whole stream forward in pages (from `fromVersion`, by default its start), folding each
+ * event into `state` as a reader that rebuilds an aggregate would.
  *
  * @since 0.1.0
  */
@@ -141,9 +143,10 @@ export const foldStream = async <S>(
   streamName: string,
   pageSize: number,
   state: S,
-  f: (state: S, event: Event) => S
+  f: (state: S, event: Event) => S,
+  fromVersion = 1
 ): Promise<S> => {
-  let next = 1
+  let next = fromVersion
   for (;;) {
     const { rows } = await pool.query<EventRow>(forwardSql, [tenant, streamName, next, pageSize])
     const events = rows.map(toEvent)
