@@ -13,19 +13,18 @@ import pg from "pg"
 
 const toError = (e: unknown): Error => e instanceof Error ? e : new Error(String(e))
 
-const admin = (url: string, statement: string) =>
-  Effect.tryPromise({
-    try: async () => {
-      const client = new pg.Client({ connectionString: url })
-      await client.connect()
-      try {
-        await client.query(statement)
-      } finally {
-        await client.end()
-      }
-    },
-    catch: toError
-  })
+/** Runs one statement on its own connection (CREATE/DROP DATABASE cannot share a pool). */
+export const adminQuery = async (url: string, statement: string): Promise<void> => {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    await client.query(statement)
+  } finally {
+    await client.end()
+  }
+}
+
+const admin = (url: string, statement: string) => Effect.tryPromise({ try: () => adminQuery(url, statement), catch: toError })
 
 const withDatabase = (url: string, database: string): string => {
   const parsed = new URL(url)

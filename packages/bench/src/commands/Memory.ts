@@ -6,18 +6,9 @@
  */
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
-import pg from "pg"
+import { adminQuery as admin } from "../BenchDatabase.js"
 import type { MemoryReport } from "./MemoryChild.js"
 
-const admin = async (url: string, statement: string): Promise<void> => {
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
-  try {
-    await client.query(statement)
-  } finally {
-    await client.end()
-  }
-}
 
 /**
  * Runs `f` on a fresh database of the same server as `url`, dropped afterwards. The child's node
