@@ -96,11 +96,11 @@ export const make = Effect.gen(function*() {
     )
   )
 
-  // Appends notify after their commit, at most one NOTIFY in flight per store: followers in this
-  // process are woken at once, others within a round trip, and commits never queue behind the
+  // Appends notify after their commit, at most one NOTIFY per 50 ms per store: followers in this
+  // process are woken at once, others within 50 ms plus a round trip, and commits never queue behind the
   // server-wide lock that a notifying commit takes. A NOTIFY lost to a crash costs one polling
   // interval, never an event.
-  const notifyInterval = 10
+  const notifyInterval = 50
   let notifyPending = false
   let notifyRunning = false
   const notifyLoop: Effect.Effect<void> = Effect.suspend(() => {
@@ -111,7 +111,7 @@ export const make = Effect.gen(function*() {
     notifyPending = false
     return query(pool, `NOTIFY ${notifyChannel}, '1'`, []).pipe(
       Effect.ignore,
-      // Appends in the next few milliseconds share the next NOTIFY: at most ~100 a second per
+      // Appends in the next 50 ms share the next NOTIFY: at most ~20 a second per
       // store, whatever the append rate.
       Effect.zipRight(Effect.sleep(notifyInterval)),
       Effect.zipRight(notifyLoop)
