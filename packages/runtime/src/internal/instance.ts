@@ -38,45 +38,61 @@ export const load = <A extends Aggregate.Any>(
   Effect.gen(function*() {
     const store = yield* EventStore
     const snapshots = yield* SnapshotStore
-    const current = yield* store.streamVersion(streamName, { tenant })
-    let state: Aggregate.StateOf<A> = aggregate.initialState
-    let version = 0
-    let snapshot: Loaded<unknown>["snapshot"] = undefined
+    const until = options?.toVersion ?? Number.MAX_SAFE_INTEGER
+    const toTime = options?.toTime
+
+    // Folds the stream from `start` at `startVersion`. With `anchored`, reading starts at
+    // `startVersion` itself and the event there must exist: a snapshot ahead of the stream is
+    // found without a separate query for the stream's version.
+    const foldFrom = (start: Aggregate.StateOf<A>, startVersion: number, anchored: boolean) =>
+      Effect.gen(function*() {
+        let state = start
+        let version = startVersion
+        let anchor = anchored ? "pending" as const : "ok" as const
+        yield* store.readStream(streamName, { tenant, fromVersion: anchored ? startVersion : startVersion + 1 }).pipe(
+          Stream.takeWhile((e) => e.streamVersion <= until && (toTime === undefined || e.recordedAt <= toTime)),
+          // A page at a time, synchronously: per-event effect steps cost as much as decoding.
+          Stream.runForEachChunk((chunk) => {
+            for (const e of chunk) {
+              if (anchor === "pending") {
+                if (e.streamVersion !== startVersion) return Effect.void
+                anchor = "ok"
+                continue
+              }
+              const event = aggregate.events.decodeEither(e)
+              if (Either.isLeft(event)) return Effect.fail(event.left)
+              state = aggregate.evolve(state, event.right)
+              version = e.streamVersion
+            }
+            return Effect.void
+          })
+        )
+        return { state, version, anchored: anchor === "ok" }
+      })
+
     const policy = aggregate.snapshot
     if (policy && options?.useSnapshot !== false) {
       const stored = yield* snapshots.load(streamName, { tenant })
       if (Option.isSome(stored)) {
         const s = stored.value
-        const limit = options?.toVersion ?? current
-        if (s.schemaVersion !== policy.version) snapshot = { ignored: `schema version ${s.schemaVersion}, expected ${policy.version}` }
-        else if (s.version > current) snapshot = { ignored: `version ${s.version} is ahead of the stream (${current})` }
-        else if (s.version > limit || options?.toTime !== undefined) snapshot = undefined
-        else {
+        let ignored: string | undefined
+        if (s.schemaVersion !== policy.version) ignored = `schema version ${s.schemaVersion}, expected ${policy.version}`
+        else if (s.version <= until && toTime === undefined) {
           const decoded = Schema.decodeUnknownEither(policy.schema)(s.state)
-          if (Either.isLeft(decoded)) snapshot = { ignored: `does not decode: ${ParseResult.TreeFormatter.formatErrorSync(decoded.left)}` }
+          if (Either.isLeft(decoded)) ignored = `does not decode: ${ParseResult.TreeFormatter.formatErrorSync(decoded.left)}`
           else {
-            state = decoded.right
-            version = s.version
-            snapshot = { used: s.version }
+            const folded = yield* foldFrom(decoded.right, s.version, true)
+            if (folded.anchored) return { state: folded.state, version: folded.version, snapshot: { used: s.version } }
+            ignored = `version ${s.version} is ahead of the stream`
           }
         }
-        if (snapshot && "ignored" in snapshot) {
-          yield* Effect.logWarning(`ignoring snapshot of ${streamName}: ${snapshot.ignored}`)
-        }
+        if (ignored) yield* Effect.logWarning(`ignoring snapshot of ${streamName}: ${ignored}`)
+        const folded = yield* foldFrom(aggregate.initialState, 0, false)
+        return { state: folded.state, version: folded.version, snapshot: ignored ? { ignored } : undefined }
       }
     }
-    const until = options?.toVersion ?? Number.MAX_SAFE_INTEGER
-    if (version < until) {
-      const toTime = options?.toTime
-      const folded = yield* store.readStream(streamName, { tenant, fromVersion: version + 1 }).pipe(
-        Stream.takeWhile((e) => e.streamVersion <= until && (toTime === undefined || e.recordedAt <= toTime)),
-        Stream.runFoldEffect({ state, version }, (acc, e) =>
-          Either.map(aggregate.events.decodeEither(e), (event) => ({ state: aggregate.evolve(acc.state, event), version: e.streamVersion })))
-      )
-      state = folded.state
-      version = folded.version
-    }
-    return { state, version, snapshot }
+    const folded = yield* foldFrom(aggregate.initialState, 0, false)
+    return { state: folded.state, version: folded.version, snapshot: undefined }
   })
 
 type ExecuteError<A extends Aggregate.Any> = Aggregate.ErrorOf<A> | CommandConflict | AggregateUnavailable | InvalidCommand
