@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-export { follow } from "./internal/follow.js"
+export { follow, subscription } from "./internal/follow.js"
 export { jsonEqual } from "./internal/jsonEqual.js"
 export {
   checkName,
@@ -13,6 +13,7 @@ export {
   positiveInt,
   prepareAppend,
   readStreamRange,
+  resolveStream,
   type PreparedAppend,
   type PreparedEvent,
   tenant as resolveTenant

@@ -12,7 +12,6 @@ import * as Schema from "effect/Schema"
 import { EventStoreConfig } from "./EventStoreConfig.js"
 import type { InvalidArgument, InvalidStreamName, StoreUnavailable } from "./EventStoreError.js"
 import * as Prepare from "./internal/prepare.js"
-import * as StreamName from "./StreamName.js"
 
 /**
  * @since 0.1.0
@@ -55,9 +54,7 @@ export class SnapshotStore extends Context.Tag("@recount/core/SnapshotStore")<Sn
 export const validate = (streamName: string, tenant: string | undefined) =>
   Effect.gen(function*() {
     const config = yield* EventStoreConfig
-    const t = yield* Prepare.tenant(tenant, config)
-    const parsed = yield* StreamName.parse(streamName)
-    return { tenant: t, streamName: parsed.streamName as string }
+    return yield* Prepare.resolveStream(streamName, tenant, config)
   })
 
 /**

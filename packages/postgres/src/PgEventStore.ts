@@ -18,7 +18,6 @@ import {
 } from "@recount/core/EventStoreError"
 import * as Kit from "@recount/core/EventStoreKit"
 import * as ExpectedVersion from "@recount/core/ExpectedVersion"
-import * as StreamName from "@recount/core/StreamName"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -73,7 +72,8 @@ const eventsJson = (events: ReadonlyArray<Kit.PreparedEvent>): string => {
 }
 
 /**
- * Builds the store on the `PgClient` in context. Run the migrations first (`Migrations.run`).
+ * Builds the store on the `PgPool` (appends and reads) and the `PgClient` on it (LISTEN) in
+ * context. Run the migrations first (`Migrations.run`).
  *
  * @since 0.1.0
  */
@@ -182,12 +182,7 @@ export const make = Effect.gen(function*() {
       return attempt(2)
     })
 
-  const resolve = (streamName: string, tenant: string | undefined) =>
-    Effect.gen(function*() {
-      const t = yield* Kit.resolveTenant(tenant, config)
-      const parsed = yield* StreamName.parse(streamName)
-      return { tenant: t, streamName: parsed.streamName as string }
-    })
+  const resolve = (streamName: string, tenant: string | undefined) => Kit.resolveStream(streamName, tenant, config)
 
   const streamVersion: EventStoreService["streamVersion"] = (streamName, options) =>
     Effect.flatMap(resolve(streamName, options?.tenant), (s) =>
@@ -260,19 +255,7 @@ export const make = Effect.gen(function*() {
       return { events, checkpoint: events.length > 0 ? Checkpoint.of(events[events.length - 1]!) : after }
     })
 
-  const subscribe: EventStoreService["subscribe"] = (options) =>
-    Stream.unwrap(Effect.map(
-      Kit.positiveInt("batchSize", options?.batchSize, config.subscriptionBatchSize),
-      (batchSize) =>
-        Kit.follow({
-          from: options?.after ?? Checkpoint.start,
-          batchSize,
-          pollInterval: config.pollInterval,
-          wakeup,
-          readBatch: (after) => readAll({ ...options, after, batchSize }),
-          onStart: listen
-        })
-    ))
+  const subscribe = Kit.subscription({ config, wakeup, readAll, onStart: listen })
 
   const findCommand: EventStoreService["findCommand"] = (commandId, options) =>
     Effect.gen(function*() {

@@ -2,9 +2,12 @@ import * as Chunk from "effect/Chunk"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
-import type { Checkpoint } from "../Checkpoint.js"
+import { type Checkpoint, start } from "../Checkpoint.js"
 import type { RecordedEvent } from "../EventEnvelope.js"
-import type { ReadAllBatch } from "../EventStore.js"
+import type { ReadAllBatch, ReadAllOptions } from "../EventStore.js"
+import type { EventStoreConfigShape } from "../EventStoreConfig.js"
+import type { ReadError } from "../EventStoreError.js"
+import { positiveInt } from "./prepare.js"
 import type { Wakeup } from "./wakeup.js"
 
 /**
@@ -37,3 +40,27 @@ export const follow = <E, R>(options: {
     const events = Stream.repeatEffectChunk(next)
     return options.onStart ? Stream.concat(Stream.execute(options.onStart), events) : events
   })
+
+/**
+ * A store's `subscribe`: checks the options, then follows the log through the store's own
+ * `readAll` and wake-ups. `onStart` runs once per subscription (a store starts its listener there).
+ */
+export const subscription = <R>(options: {
+  readonly config: EventStoreConfigShape
+  readonly wakeup: Wakeup
+  readonly readAll: (options: ReadAllOptions) => Effect.Effect<ReadAllBatch, ReadError, R>
+  readonly onStart?: Effect.Effect<void, never, R> | undefined
+}) =>
+(subscribe: ReadAllOptions | undefined): Stream.Stream<RecordedEvent, ReadError, R> =>
+  Stream.unwrap(Effect.map(
+    positiveInt("batchSize", subscribe?.batchSize, options.config.subscriptionBatchSize),
+    (batchSize) =>
+      follow({
+        from: subscribe?.after ?? start,
+        batchSize,
+        pollInterval: options.config.pollInterval,
+        wakeup: options.wakeup,
+        readBatch: (after) => options.readAll({ ...subscribe, after, batchSize }),
+        onStart: options.onStart
+      })
+  ))

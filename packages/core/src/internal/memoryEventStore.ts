@@ -7,10 +7,9 @@ import * as Checkpoint from "../Checkpoint.js"
 import type { AppendResult, RecordedEvent } from "../EventEnvelope.js"
 import type { CommandRecord, EventStoreService, ReadAllOptions } from "../EventStore.js"
 import type { EventStoreConfigShape } from "../EventStoreConfig.js"
-import { type AppendError, EventIdConflict, type ReadError, WrongExpectedVersion } from "../EventStoreError.js"
+import { type AppendError, EventIdConflict, WrongExpectedVersion } from "../EventStoreError.js"
 import * as ExpectedVersion from "../ExpectedVersion.js"
-import * as StreamName from "../StreamName.js"
-import { follow } from "./follow.js"
+import { subscription } from "./follow.js"
 import { jsonEqual } from "./jsonEqual.js"
 import * as Prepare from "./prepare.js"
 import * as Wakeup from "./wakeup.js"
@@ -134,13 +133,7 @@ export const make = (config: EventStoreConfigShape): EventStoreService => {
     })
 
   const lookup = (streamName: string, tenant: string | undefined) =>
-    Effect.suspend((): Effect.Effect<MemoryStream | undefined, ReadError> => {
-      const t = Prepare.tenant(tenant, config)
-      if (Either.isLeft(t)) return Effect.fail(t.left)
-      const parsed = StreamName.parse(streamName)
-      if (Either.isLeft(parsed)) return Effect.fail(parsed.left)
-      return Effect.succeed(streams.get(key(t.right, parsed.right.streamName)))
-    })
+    Effect.map(Prepare.resolveStream(streamName, tenant, config), (s) => streams.get(key(s.tenant, s.streamName)))
 
   const readStream: EventStoreService["readStream"] = (streamName, options) =>
     Stream.unwrap(Effect.gen(function*() {
@@ -174,17 +167,7 @@ export const make = (config: EventStoreConfigShape): EventStoreService => {
     streamVersion: (streamName, options) => Effect.map(lookup(streamName, options?.tenant), versionOf),
     readStream,
     readAll,
-    subscribe: (options) =>
-      Stream.unwrap(Effect.gen(function*() {
-        const batchSize = yield* Prepare.positiveInt("batchSize", options?.batchSize, config.subscriptionBatchSize)
-        return follow({
-          from: options?.after ?? Checkpoint.start,
-          batchSize,
-          pollInterval: config.pollInterval,
-          wakeup,
-          readBatch: (after) => readAll({ ...options, after, batchSize })
-        })
-      })),
+    subscribe: subscription({ config, wakeup, readAll }),
     findCommand: (commandId, options) =>
       Effect.gen(function*() {
         const tenant = yield* Prepare.tenant(options?.tenant, config)

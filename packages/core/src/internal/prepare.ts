@@ -44,6 +44,19 @@ export const tenant = (value: string | undefined, config: EventStoreConfigShape)
   return problem ? Either.left(new InvalidArgument({ argument: "tenant", reason: problem })) : Either.right(value)
 }
 
+/** The tenant and stream of a call, checked the same way by every store. */
+export const resolveStream = (
+  streamName: string,
+  tenantName: string | undefined,
+  config: EventStoreConfigShape
+): Either.Either<{ readonly tenant: string; readonly streamName: string; readonly category: string }, InvalidArgument | InvalidStreamName> => {
+  const t = tenant(tenantName, config)
+  if (Either.isLeft(t)) return Either.left(t.left)
+  const parsed = StreamName.parse(streamName)
+  if (Either.isLeft(parsed)) return Either.left(parsed.left)
+  return Either.right({ tenant: t.right, streamName: parsed.right.streamName, category: parsed.right.category })
+}
+
 export const positiveInt = (argument: string, value: number | undefined, fallback: number): Either.Either<number, InvalidArgument> => {
   if (value === undefined) return Either.right(fallback)
   return Number.isSafeInteger(value) && value > 0
@@ -197,10 +210,8 @@ export const prepareAppend = (
   options: { readonly tenant?: string | undefined; readonly commandId?: string | undefined },
   config: EventStoreConfigShape
 ): Either.Either<PreparedAppend, InvalidStreamName | InvalidArgument | InvalidEvent | EventTooLarge> => {
-  const tenantName = tenant(options.tenant, config)
-  if (Either.isLeft(tenantName)) return Either.left(tenantName.left)
-  const parsed = StreamName.parse(streamName)
-  if (Either.isLeft(parsed)) return Either.left(parsed.left)
+  const stream = resolveStream(streamName, options.tenant, config)
+  if (Either.isLeft(stream)) return Either.left(stream.left)
   let commandId: string | null = null
   if (options.commandId !== undefined) {
     const problem = checkName(options.commandId, maxIdLength)
@@ -222,5 +233,5 @@ export const prepareAppend = (
     }
     prepared[i] = event
   }
-  return Either.right({ tenant: tenantName.right, streamName: parsed.right.streamName, category: parsed.right.category, commandId, events: prepared })
+  return Either.right({ ...stream.right, commandId, events: prepared })
 }
