@@ -113,6 +113,13 @@ export const make = <
 }
 
 /**
+ * The stream of one instance: `<name>-<id>`.
+ *
+ * @since 0.1.0
+ */
+export const streamName = (aggregate: Any, aggregateId: string): string => `${aggregate.name}-${aggregateId}`
+
+/**
  * The state after a sequence of events.
  *
  * @since 0.1.0

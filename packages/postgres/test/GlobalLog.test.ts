@@ -167,12 +167,13 @@ layer(TestDatabase.layerStores(), { excludeTestServices: true, timeout: 60_000 }
     }), { timeout: 60_000 })
 })
 
-layer(
+/** Stores on a fresh database that poll for new events every `pollInterval` ms. */
+const polling = (pollInterval: number) =>
   Layer.provideMerge(PgEventStore.layer, TestDatabase.layerStores()).pipe(
-    Layer.provide(EventStoreConfig.layer({ pollInterval: 60_000 }))
-  ),
-  { excludeTestServices: true }
-)("notifications (PostgreSQL)", (it) => {
+    Layer.provide(EventStoreConfig.layer({ pollInterval }))
+  )
+
+layer(polling(60_000), { excludeTestServices: true })("notifications (PostgreSQL)", (it) => {
   it.scoped("LISTEN/NOTIFY wakes a caught-up subscriber long before the polling interval", () =>
     Effect.gen(function*() {
       const store = yield* EventStore
@@ -188,12 +189,7 @@ layer(
     }))
 })
 
-layer(
-  Layer.provideMerge(PgEventStore.layer, TestDatabase.layerStores()).pipe(
-    Layer.provide(EventStoreConfig.layer({ pollInterval: 200 }))
-  ),
-  { excludeTestServices: true }
-)("lost notifications (PostgreSQL)", (it) => {
+layer(polling(200), { excludeTestServices: true })("lost notifications (PostgreSQL)", (it) => {
   it.scoped("with its LISTEN connection killed, a subscriber still gets every event by polling", () =>
     Effect.gen(function*() {
       const store = yield* EventStore

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import type * as Aggregate from "@recount/core/Aggregate"
+import * as Aggregate from "@recount/core/Aggregate"
 import { EventStore } from "@recount/core/EventStore"
 import type { EventDecodeError, ReadError } from "@recount/core/EventStoreError"
 import type { SnapshotStore } from "@recount/core/SnapshotStore"
@@ -39,7 +39,7 @@ export const stateAt = <A extends Aggregate.Any>(
   }
 ): Effect.Effect<StateAt<Aggregate.StateOf<A>>, ReadError | EventDecodeError, EventStore | SnapshotStore> =>
   Effect.map(
-    Instance.load(aggregate, options?.tenant ?? "default", `${aggregate.name}-${aggregateId}`, {
+    Instance.load(aggregate, options?.tenant ?? "default", Aggregate.streamName(aggregate, aggregateId), {
       toVersion: options?.version,
       toTime: options?.time,
       useSnapshot: options?.useSnapshot ?? true
@@ -66,7 +66,7 @@ export const history = <A extends Aggregate.Any>(
   EventStore
 > =>
   Stream.unwrap(Effect.map(EventStore, (store) =>
-    store.readStream(`${aggregate.name}-${aggregateId}`, { tenant: options?.tenant }).pipe(
+    store.readStream(Aggregate.streamName(aggregate, aggregateId), { tenant: options?.tenant }).pipe(
       Stream.mapEffect((e) =>
         Effect.map(aggregate.events.decode(e), (event) => ({ version: e.streamVersion, recordedAt: e.recordedAt, event: event as Aggregate.EventOf<A> }))
       )

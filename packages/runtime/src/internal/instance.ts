@@ -10,7 +10,6 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { CommandResult, DecidedEvent, StateView } from "../AggregateProtocol.js"
 import { ResidentAggregates } from "../ResidentAggregates.js"
@@ -105,7 +104,7 @@ export const make = <A extends Aggregate.Any>(aggregate: A, tenant: string, aggr
     const config = yield* RuntimeConfig
     const resident = yield* ResidentAggregates
     const scope = yield* Effect.scope
-    const streamName = `${aggregate.name}-${aggregateId}`
+    const streamName = Aggregate.streamName(aggregate, aggregateId)
     const context = yield* Effect.context<EventStore | SnapshotStore>()
     let state: Aggregate.StateOf<A> = aggregate.initialState
     let version = 0
@@ -255,8 +254,3 @@ export const make = <A extends Aggregate.Any>(aggregate: A, tenant: string, aggr
 
     return { execute, view, streamName } as const
   })
-
-export type Instance<A extends Aggregate.Any> = Effect.Effect.Success<ReturnType<typeof make<A>>>
-
-/** Only to name the requirement of `make` in signatures. */
-export type Requirements = EventStore | SnapshotStore | Scope.Scope
