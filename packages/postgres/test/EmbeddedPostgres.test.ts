@@ -6,7 +6,9 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises"
 import * as Os from "node:os"
+import { spawnSync } from "node:child_process"
 import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
 import * as Database from "../src/Database.js"
 import * as EmbeddedPostgres from "../src/EmbeddedPostgres.js"
 
@@ -44,6 +46,29 @@ it.live("a second start on the same folder reuses the data; the scope stops the 
     }))
     expect(rows).toEqual([{ v: "still here" }])
   }).pipe(Effect.scoped), { timeout: 120_000 })
+
+it.live("as a normal user the server starts without any user switching", (ctx) =>
+  Effect.gen(function*() {
+    const script = Path.join(Path.dirname(fileURLToPath(import.meta.url)), "support", "startAsNormalUser.ts")
+    const root = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..")
+    const node = `${JSON.stringify(process.execPath)} --import tsx ${JSON.stringify(script)}`
+    // As root (CI and our machines), run it as `nobody`; otherwise we already are a normal user.
+    const asRoot = process.getuid?.() === 0
+    if (asRoot && spawnSync("su", ["-s", "/bin/sh", "nobody", "-c", `test -r ${JSON.stringify(script)}`]).status !== 0) {
+      // A checkout under a private folder (root's home, say) cannot be read by another user.
+      return ctx.skip(`nobody cannot read ${script}`)
+    }
+    const result = spawnSync(asRoot ? "su" : "sh", asRoot ? ["-s", "/bin/sh", "nobody", "-c", `HOME=/tmp ${node}`] : ["-c", node], {
+      cwd: root,
+      encoding: "utf8",
+      timeout: 90_000
+    })
+    expect(result.stderr).toBe("")
+    const [word, uid, one] = result.stdout.trim().split(" ")
+    expect(word).toBe("ok")
+    expect(uid).not.toBe("0")
+    expect(one).toBe("1")
+  }), { timeout: 120_000 })
 
 it.live("with DATABASE_URL set, the database layer uses it and starts nothing", () =>
   Effect.gen(function*() {
