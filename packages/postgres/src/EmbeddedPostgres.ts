@@ -38,8 +38,6 @@ export interface Options {
   readonly dataDir: string
   /** A fixed port; a free loopback port is picked when absent. */
   readonly port?: number | undefined
-  /** Delete the data folder when the scope closes (for throwaway test servers). */
-  readonly ephemeral?: boolean | undefined
   /** Server log lines; dropped when absent. */
   readonly onLog?: ((line: string) => void) | undefined
 }
@@ -143,7 +141,6 @@ export const start = (options: Options): Effect.Effect<Running, EmbeddedPostgres
       }),
       () =>
         Effect.promise(() => server.stop()).pipe(
-          Effect.andThen(options.ephemeral ? Effect.promise(() => rm(dataDir, { recursive: true, force: true })) : Effect.void),
           Effect.timeoutOption("20 seconds")
         )
     )
@@ -156,20 +153,25 @@ export const start = (options: Options): Effect.Effect<Running, EmbeddedPostgres
   })
 
 /**
+ * A fresh temporary folder that the server's own user can enter, removed when the scope closes.
+ *
+ * @since 0.1.0
+ */
+export const makeTempDir = (prefix: string): Effect.Effect<string, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const created = await mkdtemp(Path.join(Os.tmpdir(), prefix))
+      // mkdtemp makes it private; as root the server runs as another user, who must enter it.
+      await chmod(created, 0o755)
+      return created
+    }),
+    (created) => Effect.promise(() => rm(created, { recursive: true, force: true }))
+  )
+
+/**
  * A throwaway server in a fresh temporary folder, deleted when the scope closes.
  *
  * @since 0.1.0
  */
 export const startEphemeral = (options?: { readonly onLog?: ((line: string) => void) | undefined }) =>
-  Effect.gen(function*() {
-    const dir = yield* Effect.acquireRelease(
-      Effect.promise(async () => {
-        const created = await mkdtemp(Path.join(Os.tmpdir(), "recount-pg-"))
-        // mkdtemp makes it private; the server's own user must be able to enter it.
-        await chmod(created, 0o755)
-        return created
-      }),
-      (created) => Effect.promise(() => rm(created, { recursive: true, force: true }))
-    )
-    return yield* start({ dataDir: Path.join(dir, "data"), ephemeral: true, onLog: options?.onLog })
-  })
+  Effect.flatMap(makeTempDir("recount-pg-"), (dir) => start({ dataDir: Path.join(dir, "data"), onLog: options?.onLog }))

@@ -4,7 +4,7 @@ import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises"
+import { rm, writeFile } from "node:fs/promises"
 import * as Os from "node:os"
 import { spawnSync } from "node:child_process"
 import * as Path from "node:path"
@@ -20,14 +20,7 @@ const query = (url: Redacted.Redacted<string>, statement: string) =>
 
 it.live("a second start on the same folder reuses the data; the scope stops the server", () =>
   Effect.gen(function*() {
-    const parent = yield* Effect.acquireRelease(
-      Effect.promise(async () => {
-        const dir = await mkdtemp(Path.join(Os.tmpdir(), "recount-launcher-"))
-        await chmod(dir, 0o755)
-        return dir
-      }),
-      (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
-    )
+    const parent = yield* EmbeddedPostgres.makeTempDir("recount-launcher-")
     const dataDir = Path.join(parent, "nested", "pg")
     const first = yield* Effect.scoped(Effect.gen(function*() {
       const running = yield* EmbeddedPostgres.start({ dataDir })
