@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
@@ -79,6 +80,18 @@ export interface CommandRecord {
 }
 
 /**
+ * A signal that the log may have grown. A reader notes `count()` before it reads and, when it found
+ * nothing new, waits with that count: an append that happened in between wakes it at once.
+ *
+ * @since 0.1.0
+ */
+export interface AppendSignal {
+  readonly count: () => number
+  /** Returns when the count moves past `seen`, or after `timeout` (the polling fallback). */
+  readonly await: (seen: number, timeout: Duration.DurationInput) => Effect.Effect<void>
+}
+
+/**
  * @since 0.1.0
  */
 export interface EventStoreService {
@@ -103,6 +116,8 @@ export interface EventStoreService {
   readonly readAll: (options?: ReadAllOptions) => Effect.Effect<ReadAllBatch, ReadError>
   /** Follows the global log from a checkpoint: catches up, then waits for new events, forever. */
   readonly subscribe: (options?: ReadAllOptions) => Stream.Stream<RecordedEvent, ReadError>
+  /** Wakes readers of the global log after appends, from this process or (on PostgreSQL) any other. */
+  readonly appended: AppendSignal
   /** What a command id produced, if it is recorded. */
   readonly findCommand: (
     commandId: string,

@@ -200,13 +200,65 @@ const createEventStore = Effect.gen(function*() {
     END $$`
 })
 
+// Projections: one control row each (the active read-model version, its checkpoint, the lease
+// that fences a stale instance, a rebuild in progress), the migrations each read-model version
+// ran, and the events a projection parked.
+const createProjections = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`
+    CREATE TABLE recount_projections (
+      name                   text        PRIMARY KEY,
+      version                integer     NOT NULL DEFAULT 1,
+      transaction_id         xid8        NOT NULL DEFAULT '0',
+      global_position        bigint      NOT NULL DEFAULT 0,
+      events_applied         bigint      NOT NULL DEFAULT 0,
+      paused                 boolean     NOT NULL DEFAULT false,
+      failed_at              timestamptz,
+      last_error             text,
+      rebuild_version        integer,
+      rebuild_transaction_id xid8,
+      rebuild_position       bigint,
+      rebuild_started_at     timestamptz,
+      owner                  text,
+      epoch                  bigint      NOT NULL DEFAULT 0,
+      heartbeat_at           timestamptz,
+      updated_at             timestamptz NOT NULL DEFAULT now()
+    )`
+  yield* sql`
+    CREATE TABLE recount_projection_migrations (
+      projection text        NOT NULL,
+      version    integer     NOT NULL,
+      migration  text        NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (projection, version, migration)
+    )`
+  yield* sql`
+    CREATE TABLE recount_dead_letters (
+      projection      text        NOT NULL,
+      event_id        uuid        NOT NULL,
+      transaction_id  xid8        NOT NULL,
+      global_position bigint      NOT NULL,
+      tenant          text        NOT NULL,
+      stream_name     text        NOT NULL,
+      stream_version  bigint      NOT NULL,
+      event_type      text        NOT NULL,
+      error           text        NOT NULL,
+      attempts        integer     NOT NULL,
+      status          text        NOT NULL CHECK (status IN ('parked', 'retry', 'applied', 'skipped')),
+      parked_at       timestamptz NOT NULL DEFAULT now(),
+      resolved_at     timestamptz,
+      PRIMARY KEY (projection, event_id)
+    )`
+})
+
 /**
  * Every migration, in order. Add new ones at the end; never edit one that has shipped.
  *
  * @since 0.1.0
  */
 export const migrations: Record<string, Effect.Effect<void, SqlError, SqlClient.SqlClient>> = {
-  "0001_create_event_store": createEventStore
+  "0001_create_event_store": createEventStore,
+  "0002_create_projections": createProjections
 }
 
 /**

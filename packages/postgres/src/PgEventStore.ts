@@ -19,6 +19,7 @@ import {
 import * as Kit from "@recount/core/EventStoreKit"
 import * as ExpectedVersion from "@recount/core/ExpectedVersion"
 import * as Chunk from "effect/Chunk"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
@@ -275,7 +276,9 @@ export const make = Effect.gen(function*() {
       }))
     })
 
-  return EventStore.of({ append, streamVersion, readStream, readAll, subscribe, findCommand })
+  const appended = { count: wakeup.count, await: (seen: number, timeout: Duration.DurationInput) => Effect.zipRight(listen, wakeup.awaitChange(seen, timeout)) }
+
+  return EventStore.of({ append, streamVersion, readStream, readAll, subscribe, appended, findCommand })
 })
 
 /**

@@ -4,17 +4,19 @@
  * @since 0.1.0
  */
 import type { Sharding } from "@effect/cluster"
-import type * as Aggregate from "@recount/core/Aggregate"
+import * as Aggregate from "@recount/core/Aggregate"
 import { checkName, maxIdLength, maxTenantLength } from "@recount/core/EventStoreKit"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as AggregateEntity from "./AggregateEntity.js"
 import { type CommandResult, entityId, type StateView } from "./AggregateProtocol.js"
+import { type CaughtUp, Projections, type ProjectionsError } from "./Projections.js"
 import { RuntimeConfig } from "./RuntimeConfig.js"
 import { AggregateUnavailable, type CommandConflict, CommandTimeout, InvalidCommand } from "./RuntimeError.js"
 
@@ -26,10 +28,12 @@ export interface DispatchOptions {
   /** Defaults to the runtime's command timeout. */
   readonly timeout?: Duration.DurationInput | undefined
   /**
-   * `"eventual"` (the default) replies once the events are stored. Waiting for projections to
-   * catch up arrives with the projections.
+   * `"eventual"` (the default) replies once the events are stored. `"strong"` also waits until
+   * every projection that handles the events has applied them, and an object names the
+   * projections and the wait (default 5 s). The reply's `projections` says whether they caught
+   * up; the events are committed either way.
    */
-  readonly consistency?: "eventual" | undefined
+  readonly consistency?: Consistency | undefined
   /**
    * `"volatile"` (the default): the command goes straight to the runner that owns the aggregate.
    * `"persisted"`: it is stored in the cluster's tables first and survives the caller; about 50
@@ -38,8 +42,27 @@ export interface DispatchOptions {
   readonly delivery?: "volatile" | "persisted" | undefined
 }
 
+/** @since 0.1.0 */
+export type Consistency =
+  | "eventual"
+  | "strong"
+  | { readonly projections?: ReadonlyArray<string> | undefined; readonly timeout?: Duration.DurationInput | undefined }
+
+/** How long a dispatch waits for projections when the option does not say. */
+export const defaultConsistencyTimeout = Duration.seconds(5)
+
+/**
+ * What a dispatch returns: the command's result and, when it asked for strong consistency,
+ * whether the projections caught up.
+ *
+ * @since 0.1.0
+ */
+export interface DispatchResult extends CommandResult {
+  readonly projections?: CaughtUp | undefined
+}
+
 /** Errors of a dispatch besides the aggregate's domain errors. */
-export type DispatchError = CommandConflict | CommandTimeout | AggregateUnavailable | InvalidCommand
+export type DispatchError = CommandConflict | CommandTimeout | AggregateUnavailable | InvalidCommand | ProjectionsError
 
 /** @since 0.1.0 */
 export interface CommandBusService {
@@ -48,14 +71,14 @@ export interface CommandBusService {
     aggregateId: string,
     command: Aggregate.CommandOf<A>,
     options?: DispatchOptions
-  ) => Effect.Effect<CommandResult, Aggregate.ErrorOf<A> | DispatchError>
+  ) => Effect.Effect<DispatchResult, Aggregate.ErrorOf<A> | DispatchError>
   /** Dispatches a command given as JSON, by aggregate name: for gateways. */
   readonly dispatchUnknown: (
     aggregateName: string,
     aggregateId: string,
     command: unknown,
     options?: DispatchOptions
-  ) => Effect.Effect<CommandResult, unknown>
+  ) => Effect.Effect<DispatchResult, unknown>
   readonly getState: <A extends Aggregate.Any>(
     aggregate: A,
     aggregateId: string,
@@ -84,6 +107,7 @@ const checkTarget = (aggregate: string, aggregateId: string, tenant: string) => 
 export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<CommandBus, never, Sharding.Sharding> =>
   Layer.effect(CommandBus, Effect.gen(function*() {
     const config = yield* RuntimeConfig
+    const projections = yield* Effect.serviceOption(Projections)
     const byName = new Map<string, Aggregate.Any>()
     const clients = new Map<Aggregate.Any, (id: string) => any>()
     const isDomainError = new Map<Aggregate.Any, (u: unknown) => boolean>()
@@ -128,8 +152,26 @@ export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<Com
         const commandId = options?.commandId ?? globalThis.crypto.randomUUID()
         const idProblem = checkName(commandId, maxIdLength)
         if (idProblem) return yield* new InvalidCommand({ aggregate: aggregate.name, detail: `command id ${idProblem}` })
+        const consistency = options?.consistency ?? "eventual"
+        if (consistency !== "eventual" && Option.isNone(projections)) {
+          return yield* new InvalidCommand({ aggregate: aggregate.name, detail: "strong consistency needs projections, and none run with this command bus" })
+        }
         const send = options?.delivery === "persisted" ? client(id).ExecutePersisted : client(id).Execute
-        return yield* (call(aggregate, aggregateId, commandId, options?.timeout, send({ commandId, command }) as Effect.Effect<CommandResult, unknown>) as Effect.Effect<CommandResult, any>)
+        const result = yield* (call(aggregate, aggregateId, commandId, options?.timeout, send({ commandId, command }) as Effect.Effect<CommandResult, unknown>) as Effect.Effect<CommandResult, any>)
+        if (consistency === "eventual" || Option.isNone(projections)) return result
+        const wait = typeof consistency === "object" ? consistency : {}
+        const first = result.events[0]
+        if (!first) return { ...result, projections: { caughtUp: true, lagging: [], waitedMillis: 0 } }
+        const caughtUp = yield* projections.value.waitFor(
+          {
+            tenant: options?.tenant ?? "default",
+            streamName: Aggregate.streamName(aggregate, aggregateId),
+            firstVersion: first.streamVersion,
+            lastVersion: result.streamVersion
+          },
+          { projections: wait.projections, timeout: wait.timeout ?? defaultConsistencyTimeout }
+        )
+        return { ...result, projections: caughtUp }
       })
 
     return CommandBus.of({

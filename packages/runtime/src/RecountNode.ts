@@ -15,6 +15,8 @@ import * as Option from "effect/Option"
 import * as AggregateEntity from "./AggregateEntity.js"
 import * as ClusterHousekeeping from "./ClusterHousekeeping.js"
 import * as CommandBus from "./CommandBus.js"
+import type * as Projection from "./Projection.js"
+import * as Projections from "./Projections.js"
 import * as ResidentAggregates from "./ResidentAggregates.js"
 
 /**
@@ -56,10 +58,17 @@ const shardingSettings = (failure: FailureDetection) => ({
   entityMessagePollInterval: Duration.seconds(1)
 })
 
-/** Registers every aggregate and provides the command bus. */
-export const layerAggregates = (aggregates: ReadonlyArray<Aggregate.Any>) =>
-  Layer.mergeAll(CommandBus.layer(aggregates), ClusterHousekeeping.layer(), ...aggregates.map(AggregateEntity.layer)).pipe(
-    Layer.provide(ResidentAggregates.layer)
+/** What a node runs: its aggregates and its projections. */
+export interface App {
+  readonly aggregates: ReadonlyArray<Aggregate.Any>
+  readonly projections?: ReadonlyArray<Projection.Any> | undefined
+}
+
+/** Registers every aggregate and projection, and provides the command bus and the projections' operations. */
+export const layerAggregates = (app: App) =>
+  Layer.mergeAll(CommandBus.layer(app.aggregates), ClusterHousekeeping.layer(), ...app.aggregates.map(AggregateEntity.layer)).pipe(
+    Layer.provide(ResidentAggregates.layer),
+    Layer.provideMerge(Projections.layer(app.projections ?? []))
   )
 
 /**
@@ -67,9 +76,9 @@ export const layerAggregates = (aggregates: ReadonlyArray<Aggregate.Any>) =>
  *
  * @since 0.1.0
  */
-export const layerSingle = (options: { readonly aggregates: ReadonlyArray<Aggregate.Any> }) =>
-  layerAggregates(options.aggregates).pipe(
-    Layer.provideMerge(SingleRunner.layer({ runnerStorage: "sql", shardingConfig: { entityMessagePollInterval: Duration.seconds(1) } }))
+export const layerSingle = (options: App) =>
+  layerAggregates(options).pipe(
+    Layer.provideMerge(SingleRunner.layer({ runnerStorage: "sql", shardingConfig: { entityMessagePollInterval: Duration.seconds(1), simulateRemoteSerialization: process.env.XSER !== "0" } }))
   )
 
 /**
@@ -78,13 +87,12 @@ export const layerSingle = (options: { readonly aggregates: ReadonlyArray<Aggreg
  *
  * @since 0.1.0
  */
-export const layerRunner = (options: {
-  readonly aggregates: ReadonlyArray<Aggregate.Any>
+export const layerRunner = (options: App & {
   readonly host: string
   readonly port: number
   readonly failureDetection?: Partial<FailureDetection> | undefined
 }) =>
-  layerAggregates(options.aggregates).pipe(Layer.provideMerge(clusterSocket(options, false)))
+  layerAggregates(options).pipe(Layer.provideMerge(clusterSocket(options, false)))
 
 /**
  * A node that dispatches commands to the cluster but hosts no aggregates (a gateway, a test
@@ -92,8 +100,11 @@ export const layerRunner = (options: {
  *
  * @since 0.1.0
  */
-export const layerClient = (options: { readonly aggregates: ReadonlyArray<Aggregate.Any> }) =>
-  CommandBus.layer(options.aggregates).pipe(Layer.provideMerge(clusterSocket({ host: "127.0.0.1", port: 0 }, true)))
+export const layerClient = (options: App) =>
+  CommandBus.layer(options.aggregates).pipe(
+    Layer.provideMerge(Projections.layerControl(options.projections ?? [])),
+    Layer.provideMerge(clusterSocket({ host: "127.0.0.1", port: 0 }, true))
+  )
 
 const clusterSocket = (
   options: { readonly host: string; readonly port: number; readonly failureDetection?: Partial<FailureDetection> | undefined },

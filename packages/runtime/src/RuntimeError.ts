@@ -66,3 +66,44 @@ export class InvalidCommand extends Schema.TaggedError<InvalidCommand>()("Invali
     return `invalid command for ${this.aggregate}: ${this.detail}`
   }
 }
+
+/**
+ * No projection of that name is registered on this node.
+ *
+ * @since 0.1.0
+ */
+export class UnknownProjection extends Schema.TaggedError<UnknownProjection>()("UnknownProjection", {
+  projection: Schema.String,
+  known: Schema.Array(Schema.String)
+}) {
+  override get message() {
+    return `unknown projection ${this.projection}; known: ${this.known.join(", ") || "none"}`
+  }
+}
+
+/**
+ * The projection has no parked event with that id.
+ *
+ * @since 0.1.0
+ */
+export class DeadLetterNotFound extends Schema.TaggedError<DeadLetterNotFound>()("DeadLetterNotFound", {
+  projection: Schema.String,
+  eventId: Schema.String
+}) {
+  override get message() {
+    return `projection ${this.projection} has no parked event ${this.eventId}`
+  }
+}
+
+/**
+ * The projections' state could not be read or changed (the database failed).
+ *
+ * @since 0.1.0
+ */
+export class ProjectionsUnavailable extends Schema.TaggedError<ProjectionsUnavailable>()("ProjectionsUnavailable", {
+  detail: Schema.String
+}) {
+  override get message() {
+    return `projections are unavailable: ${this.detail}`
+  }
+}

@@ -168,6 +168,7 @@ export const make = (config: EventStoreConfigShape): EventStoreService => {
     readStream,
     readAll,
     subscribe: subscription({ config, wakeup, readAll }),
+    appended: { count: wakeup.count, await: wakeup.awaitChange },
     findCommand: (commandId, options) =>
       Effect.gen(function*() {
         const tenant = yield* Prepare.tenant(options?.tenant, config)

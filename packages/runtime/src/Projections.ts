@@ -1,0 +1,393 @@
+/**
+ * Runs projections and operates them: one supervised runner per projection in the whole cluster,
+ * and, from any node, status, pause, resume, rebuild, the parked events, and waiting until
+ * projections have caught up with a command.
+ *
+ * @since 0.1.0
+ */
+import { Singleton } from "@effect/cluster"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Checkpoint from "@recount/core/Checkpoint"
+import { EventStoreConfig } from "@recount/core/EventStoreConfig"
+import * as Kit from "@recount/core/EventStoreKit"
+import * as Config from "effect/Config"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import * as os from "node:os"
+import * as Projector from "./internal/projector.js"
+import * as Rows from "./internal/projectionRows.js"
+import type * as Projection from "./Projection.js"
+import { DeadLetterNotFound, ProjectionsUnavailable, UnknownProjection } from "./RuntimeError.js"
+
+/**
+ * Where a projection stands. `state` is `running` (caught up or nearly), `catching-up` (more than
+ * a batch behind), `paused`, `failed` (a strict projection stopped on an event), `rebuilding`
+ * (a new version is being filled while this one serves), or `stopped` (no instance holds its lease).
+ *
+ * @since 0.1.0
+ */
+export const ProjectionStatus = Schema.Struct({
+  name: Schema.String,
+  state: Schema.Literal("running", "catching-up", "paused", "failed", "rebuilding", "stopped"),
+  /** The read-model version that readers see through the views. */
+  version: Schema.Number,
+  checkpoint: Checkpoint.Checkpoint,
+  eventsApplied: Schema.BigInt,
+  /** Events of the projection's types after its checkpoint. */
+  lagEvents: Schema.Number,
+  /** Age of the oldest event it has not applied yet; 0 when caught up. */
+  lagSeconds: Schema.Number,
+  lastError: Schema.NullOr(Schema.String),
+  parkedEvents: Schema.Number,
+  owner: Schema.NullOr(Schema.String),
+  rebuild: Schema.NullOr(Schema.Struct({ version: Schema.Number, checkpoint: Checkpoint.Checkpoint, lagEvents: Schema.Number }))
+})
+/** @since 0.1.0 */
+export interface ProjectionStatus extends Schema.Schema.Type<typeof ProjectionStatus> {}
+
+/**
+ * An event a projection parked after its handler kept failing.
+ *
+ * @since 0.1.0
+ */
+export const DeadLetter = Schema.Struct({
+  projection: Schema.String,
+  eventId: Schema.String,
+  checkpoint: Checkpoint.Checkpoint,
+  tenant: Schema.String,
+  streamName: Schema.String,
+  streamVersion: Schema.Number,
+  eventType: Schema.String,
+  error: Schema.String,
+  attempts: Schema.Number,
+  /** `parked`; `retry` (asked for, not yet done); `applied` (a retry succeeded); `skipped`. */
+  status: Schema.Literal("parked", "retry", "applied", "skipped"),
+  parkedAt: Schema.DateFromSelf,
+  resolvedAt: Schema.NullOr(Schema.DateFromSelf)
+})
+/** @since 0.1.0 */
+export interface DeadLetter extends Schema.Schema.Type<typeof DeadLetter> {}
+
+/**
+ * Whether projections had applied a command's events when the caller stopped waiting. The events
+ * are committed either way.
+ *
+ * @since 0.1.0
+ */
+export const CaughtUp = Schema.Struct({
+  /** True when every projection waited for had applied the command's events. */
+  caughtUp: Schema.Boolean,
+  /** Projections that had not, when the wait timed out. */
+  lagging: Schema.Array(Schema.String),
+  waitedMillis: Schema.Number
+})
+/** @since 0.1.0 */
+export interface CaughtUp extends Schema.Schema.Type<typeof CaughtUp> {}
+
+/** The events a command wrote: one stream, a range of versions. */
+export interface WrittenEvents {
+  readonly tenant: string
+  readonly streamName: string
+  readonly firstVersion: number
+  readonly lastVersion: number
+}
+
+/** @since 0.1.0 */
+export type ProjectionsError = UnknownProjection | ProjectionsUnavailable
+
+/** @since 0.1.0 */
+export interface ProjectionsService {
+  readonly projections: ReadonlyMap<string, Projection.Any>
+  /** Status of these projections, or of all. */
+  readonly status: (names?: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<ProjectionStatus>, ProjectionsError>
+  /** Stops applying events (the lease is kept) until `resume`. */
+  readonly pause: (name: string) => Effect.Effect<void, ProjectionsError>
+  /** Resumes a paused projection, or a strict one that failed (its event is tried again). */
+  readonly resume: (name: string) => Effect.Effect<void, ProjectionsError>
+  /**
+   * Fills a new read-model version from the start of the log while the current one keeps serving,
+   * then swaps the views to it atomically. Returns the version being built; asking again while a
+   * rebuild runs returns the same version.
+   */
+  readonly rebuild: (name: string) => Effect.Effect<number, ProjectionsError>
+  readonly deadLetters: {
+    readonly list: (options?: {
+      readonly projection?: string | undefined
+      readonly status?: DeadLetter["status"] | undefined
+      readonly limit?: number | undefined
+    }) => Effect.Effect<ReadonlyArray<DeadLetter>, ProjectionsError>
+    /** Applies a parked event again (the projection's runner does it, soon). */
+    readonly retry: (projection: string, eventId: string) => Effect.Effect<void, ProjectionsError | DeadLetterNotFound>
+    /** Gives up on a parked event for good. */
+    readonly skip: (projection: string, eventId: string) => Effect.Effect<void, ProjectionsError | DeadLetterNotFound>
+  }
+  /**
+   * Waits until these projections (all when absent) have applied the events, or the timeout.
+   * Projections that do not handle any of the events count as caught up.
+   */
+  readonly waitFor: (
+    events: WrittenEvents,
+    options: { readonly projections?: ReadonlyArray<string> | undefined; readonly timeout: Duration.DurationInput }
+  ) => Effect.Effect<CaughtUp, ProjectionsError>
+}
+
+/** @since 0.1.0 */
+export class Projections extends Context.Tag("@recount/runtime/Projections")<Projections, ProjectionsService>() {}
+
+/** @since 0.1.0 */
+export interface Options {
+  /** An instance that has not shown life for this long loses its lease to another. Default 10 s. */
+  readonly leaseTimeout?: Duration.DurationInput | undefined
+  /** Polling fallback when no NOTIFY arrives; defaults to the store's poll interval. */
+  readonly pollInterval?: Duration.DurationInput | undefined
+}
+
+/** `RECOUNT_PROJECTION_LEASE_TIMEOUT` (default 10 seconds). */
+export const leaseTimeoutConfig = Config.duration("RECOUNT_PROJECTION_LEASE_TIMEOUT").pipe(Config.withDefault(Duration.seconds(10)))
+
+const unavailable = (e: SqlError) => new ProjectionsUnavailable({ detail: e.message })
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/**
+ * The operations, without runners: for nodes (and tools) that inspect and steer projections that
+ * run elsewhere in the cluster.
+ *
+ * @since 0.1.0
+ */
+export const make = (projections: ReadonlyArray<Projection.Any>) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const byName = new Map<string, Projection.Any>()
+    for (const projection of projections) {
+      if (byName.has(projection.name)) return yield* Effect.dieMessage(`projection ${projection.name} is registered twice`)
+      byName.set(projection.name, projection)
+    }
+    const progress = Kit.makeWakeup()
+    const lease = yield* leaseTimeoutConfig
+
+    const known = (names: ReadonlyArray<string> | undefined) =>
+      Effect.forEach(names ?? [...byName.keys()], (name) => {
+        const projection = byName.get(name)
+        return projection ? Effect.succeed(projection) : Effect.fail(new UnknownProjection({ projection: name, known: [...byName.keys()] }))
+      })
+
+    const withSql = <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient>) => Effect.provideService(effect, SqlClient.SqlClient, sql)
+
+    const update = (name: string, statement: string) =>
+      Effect.flatMap(known([name]), () =>
+        Rows.ensure(name).pipe(
+          Effect.zipRight(sql.unsafe(statement, [name])),
+          Effect.mapError(unavailable),
+          Effect.tap(() => Effect.sync(progress.signal)),
+          Effect.asVoid,
+          withSql
+        ))
+
+    const lagOf = (projection: Projection.Any, after: Checkpoint.Checkpoint) =>
+      sql.unsafe<{ lag: string; seconds: number | null }>(
+        `SELECT count(*)::text AS lag, extract(epoch FROM now() - min(recorded_at))::float8 AS seconds FROM recount_events
+         WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint) AND event_type = ANY($3)
+           ${projection.categories ? "AND category = ANY($4)" : ""}
+           AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())`,
+        projection.categories
+          ? [String(after.transactionId), String(after.position), projection.eventTypes, projection.categories]
+          : [String(after.transactionId), String(after.position), projection.eventTypes]
+      ).pipe(Effect.map(([row]) => ({ lag: Number(row?.lag ?? 0), seconds: row?.seconds ?? 0 })))
+
+    const status: ProjectionsService["status"] = (names) =>
+      Effect.gen(function*() {
+        const selected = yield* known(names)
+        const rows = yield* Rows.load(selected.map((p) => p.name))
+        const parked = new Map((yield* sql.unsafe<{ projection: string; n: string }>(
+          "SELECT projection, count(*)::text AS n FROM recount_dead_letters WHERE status IN ('parked', 'retry') GROUP BY projection"
+        )).map((r) => [r.projection, Number(r.n)] as const))
+        const now = Date.now()
+        return yield* Effect.forEach(selected, (projection) =>
+          Effect.gen(function*() {
+            const row = rows.get(projection.name)
+            const checkpoint = row?.checkpoint ?? Checkpoint.start
+            const lag = yield* lagOf(projection, checkpoint)
+            const rebuild = row?.rebuildVersion != null && row.rebuildCheckpoint
+              ? { version: row.rebuildVersion, checkpoint: row.rebuildCheckpoint, lagEvents: (yield* lagOf(projection, row.rebuildCheckpoint)).lag }
+              : null
+            const alive = row?.owner != null && row.heartbeatAt !== null && now - row.heartbeatAt.getTime() < Duration.toMillis(lease)
+            const state: ProjectionStatus["state"] = row?.failed ? "failed"
+              : row?.paused ? "paused"
+              : !alive ? "stopped"
+              : rebuild ? "rebuilding"
+              : lag.lag > projection.batchSize ? "catching-up"
+              : "running"
+            return {
+              name: projection.name,
+              state,
+              version: row?.version ?? 1,
+              checkpoint,
+              eventsApplied: row?.eventsApplied ?? 0n,
+              lagEvents: lag.lag,
+              lagSeconds: lag.lag === 0 ? 0 : Math.max(0, lag.seconds),
+              lastError: row?.lastError ?? null,
+              parkedEvents: parked.get(projection.name) ?? 0,
+              owner: alive ? row!.owner : null,
+              rebuild
+            }
+          }))
+      }).pipe(Effect.catchTag("SqlError", (e) => Effect.fail(unavailable(e))), withSql)
+
+    const deadLetter = (projection: string, eventId: string, statement: string) =>
+      Effect.gen(function*() {
+        yield* known([projection])
+        if (!uuidPattern.test(eventId)) return yield* new DeadLetterNotFound({ projection, eventId })
+        const rows = yield* sql.unsafe(statement, [projection, eventId]).pipe(Effect.mapError(unavailable))
+        if (rows.length === 0) return yield* new DeadLetterNotFound({ projection, eventId })
+      })
+
+    const waitFor: ProjectionsService["waitFor"] = (events, options) =>
+      Effect.gen(function*() {
+        const started = Date.now()
+        const deadline = started + Duration.toMillis(Duration.decode(options.timeout))
+        const selected = yield* known(options.projections)
+        const written = yield* sql.unsafe<{ event_type: string; category: string; tx: string; pos: string }>(
+          `SELECT event_type, category, transaction_id::text AS tx, global_position::text AS pos FROM recount_events
+           WHERE tenant = $1 AND stream_name = $2 AND stream_version BETWEEN $3 AND $4`,
+          [events.tenant, events.streamName, events.firstVersion, events.lastVersion]
+        )
+        // Each projection must pass the last of the command's events that it handles.
+        const targets = new Map<string, Checkpoint.Checkpoint>()
+        for (const projection of selected) {
+          for (const e of written) {
+            if (!projection.eventTypes.includes(e.event_type)) continue
+            if (projection.categories && !projection.categories.includes(e.category)) continue
+            const at = Checkpoint.make(BigInt(e.tx), BigInt(e.pos))
+            const current = targets.get(projection.name)
+            if (!current || Checkpoint.compare(at, current) > 0) targets.set(projection.name, at)
+          }
+        }
+        let lagging = [...targets.keys()]
+        while (lagging.length > 0) {
+          const seen = progress.count()
+          const rows = yield* Rows.load(lagging)
+          lagging = lagging.filter((name) => {
+            const row = rows.get(name)
+            return !row || Checkpoint.compare(row.checkpoint, targets.get(name)!) < 0
+          })
+          const left = deadline - Date.now()
+          if (lagging.length === 0 || left <= 0) break
+          // Runners on this node signal at once; elsewhere, a short poll.
+          yield* progress.awaitChange(seen, Duration.millis(Math.min(left, 20)))
+        }
+        return { caughtUp: lagging.length === 0, lagging, waitedMillis: Date.now() - started }
+      }).pipe(Effect.catchTag("SqlError", (e) => Effect.fail(unavailable(e))), withSql)
+
+    return {
+      service: Projections.of({
+        projections: byName,
+        status,
+        pause: (name) => update(name, "UPDATE recount_projections SET paused = true, updated_at = now() WHERE name = $1"),
+        resume: (name) => update(name, "UPDATE recount_projections SET paused = false, failed_at = NULL, updated_at = now() WHERE name = $1"),
+        rebuild: (name) =>
+          Effect.zipRight(
+            update(
+              name,
+              `UPDATE recount_projections SET rebuild_version = version + 1, rebuild_transaction_id = '0', rebuild_position = 0,
+                 rebuild_started_at = now(), updated_at = now()
+               WHERE name = $1 AND rebuild_version IS NULL`
+            ),
+            Effect.map(Rows.load([name]).pipe(Effect.mapError(unavailable), withSql), (rows) => rows.get(name)?.rebuildVersion ?? rows.get(name)?.version ?? 1)
+          ),
+        deadLetters: {
+          list: (options) =>
+            Effect.gen(function*() {
+              const names = (yield* known(options?.projection === undefined ? undefined : [options.projection])).map((p) => p.name)
+              const rows = yield* sql.unsafe<{
+                projection: string; event_id: string; tx: string; pos: string; tenant: string; stream_name: string
+                stream_version: string; event_type: string; error: string; attempts: number; status: DeadLetter["status"]
+                parked_at: Date; resolved_at: Date | null
+              }>(
+                `SELECT projection, event_id::text AS event_id, transaction_id::text AS tx, global_position::text AS pos, tenant,
+                        stream_name, stream_version::text AS stream_version, event_type, error, attempts, status, parked_at, resolved_at
+                 FROM recount_dead_letters WHERE projection = ANY($1) ${options?.status ? "AND status = $3" : ""}
+                 ORDER BY projection, transaction_id, global_position LIMIT $2`,
+                options?.status ? [names, options?.limit ?? 1000, options.status] : [names, options?.limit ?? 1000]
+              ).pipe(Effect.mapError(unavailable))
+              return rows.map((r) => ({
+                projection: r.projection,
+                eventId: r.event_id,
+                checkpoint: Checkpoint.make(BigInt(r.tx), BigInt(r.pos)),
+                tenant: r.tenant,
+                streamName: r.stream_name,
+                streamVersion: Number(r.stream_version),
+                eventType: r.event_type,
+                error: r.error,
+                attempts: r.attempts,
+                status: r.status,
+                parkedAt: r.parked_at,
+                resolvedAt: r.resolved_at
+              }))
+            }),
+          retry: (projection, eventId) =>
+            deadLetter(projection, eventId, "UPDATE recount_dead_letters SET status = 'retry' WHERE projection = $1 AND event_id = $2::uuid AND status = 'parked' RETURNING 1"),
+          skip: (projection, eventId) =>
+            deadLetter(
+              projection,
+              eventId,
+              "UPDATE recount_dead_letters SET status = 'skipped', resolved_at = now() WHERE projection = $1 AND event_id = $2::uuid AND status IN ('parked', 'retry') RETURNING 1"
+            )
+        },
+        waitFor
+      }),
+      progress
+    }
+  })
+
+/**
+ * The operations only; the projections run on other nodes.
+ *
+ * @since 0.1.0
+ */
+export const layerControl = (projections: ReadonlyArray<Projection.Any>) =>
+  Layer.effect(Projections, Effect.map(make(projections), (made) => made.service))
+
+const runnerOptions = (options: Options | undefined, progress: Kit.Wakeup) =>
+  Effect.gen(function*() {
+    const config = yield* EventStoreConfig
+    return {
+      owner: `${os.hostname()}/${globalThis.process.pid}/${globalThis.crypto.randomUUID()}`,
+      leaseTimeout: Duration.decode(options?.leaseTimeout ?? (yield* leaseTimeoutConfig)),
+      pollInterval: Duration.decode(options?.pollInterval ?? config.pollInterval),
+      onProgress: progress.signal
+    }
+  })
+
+/**
+ * Runs each projection as a cluster `Singleton` (one instance in the whole cluster, fenced by its
+ * lease besides) and provides the operations.
+ *
+ * @since 0.1.0
+ */
+export const layer = (projections: ReadonlyArray<Projection.Any>, options?: Options) =>
+  Layer.unwrapEffect(Effect.gen(function*() {
+    const made = yield* make(projections)
+    const runner = yield* runnerOptions(options, made.progress)
+    return Layer.mergeAll(
+      Layer.succeed(Projections, made.service),
+      ...projections.map((projection) => Singleton.make(`recount/projection/${projection.name}`, Projector.run(projection, runner)))
+    )
+  }))
+
+/**
+ * Runs each projection as a fiber of this process, without a cluster (tools, tests, a single
+ * process). The lease still keeps a second process from writing at the same time.
+ *
+ * @since 0.1.0
+ */
+export const layerLocal = (projections: ReadonlyArray<Projection.Any>, options?: Options) =>
+  Layer.scoped(Projections, Effect.gen(function*() {
+    const made = yield* make(projections)
+    const runner = yield* runnerOptions(options, made.progress)
+    yield* Effect.forEach(projections, (projection) => Effect.forkScoped(Projector.run(projection, runner)), { discard: true })
+    return made.service
+  }))

@@ -1,0 +1,367 @@
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Checkpoint from "@recount/core/Checkpoint"
+import type { RecordedEvent } from "@recount/core/EventEnvelope"
+import { EventStore } from "@recount/core/EventStore"
+import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Stream from "effect/Stream"
+import * as Projection from "../Projection.js"
+import * as Rows from "./projectionRows.js"
+
+/** Another instance holds the projection's lease, or its state moved under this one: stop writing. */
+export class Fenced extends Data.TaggedError("Fenced")<{ readonly reason: string }> {}
+
+/** The projection's handler (or the decoding of an event for it) failed. */
+export class HandlerFailed extends Data.TaggedError("HandlerFailed")<{ readonly detail: string }> {}
+
+/**
+ * Points where tests inject crashes and pauses: after a batch is read and before its transaction
+ * starts, and, inside the transaction, before the read-model write, between it and the checkpoint,
+ * and before the commit.
+ */
+export class ProjectorHooks extends Context.Reference<ProjectorHooks>()("@recount/runtime/ProjectorHooks", {
+  defaultValue: (): {
+    readonly beforeTransaction?: (events: ReadonlyArray<RecordedEvent>) => Effect.Effect<void>
+    readonly beforeApply?: (events: ReadonlyArray<RecordedEvent>) => Effect.Effect<void>
+    readonly beforeCheckpoint?: (events: ReadonlyArray<RecordedEvent>) => Effect.Effect<void>
+    readonly beforeCommit?: (events: ReadonlyArray<RecordedEvent>) => Effect.Effect<void>
+  } => ({})
+}) {}
+
+export interface RunnerOptions {
+  /** Identifies this instance in the lease. */
+  readonly owner: string
+  readonly leaseTimeout: Duration.Duration
+  readonly pollInterval: Duration.Duration
+  /** Called after each commit that moved a checkpoint. */
+  readonly onProgress: () => void
+}
+
+type Kind = "live" | "rebuild"
+
+const describe = (cause: Cause.Cause<unknown>) => {
+  const failure = Cause.squash(cause)
+  const text = failure instanceof Error ? `${failure.name}: ${failure.message}` : typeof failure === "object" ? JSON.stringify(failure) : String(failure)
+  return text.length > 2000 ? `${text.slice(0, 2000)}...` : text
+}
+
+/**
+ * One projection's runner: takes the lease, then reads the log after its checkpoint and applies
+ * batches, each in one transaction with its checkpoint. Never returns; a stale instance stops
+ * writing (its batch transaction sees another epoch) and waits for the lease to free up.
+ */
+export const run = (projection: Projection.Any, options: RunnerOptions) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const store = yield* EventStore
+    const hooks = yield* ProjectorHooks
+    const name = projection.name
+    const eventTypes = projection.eventTypes
+    const leaseMillis = Duration.toMillis(options.leaseTimeout)
+
+    // Lease ------------------------------------------------------------------------------------
+    const tryAcquire = Effect.flatMap(
+      Rows.ensure(name),
+      () =>
+        sql.unsafe<{ epoch: string }>(
+          `UPDATE recount_projections SET owner = $2, epoch = epoch + 1, heartbeat_at = now(), updated_at = now()
+           WHERE name = $1 AND (owner IS NULL OR owner = $2 OR heartbeat_at IS NULL OR heartbeat_at < now() - $3 * interval '1 millisecond')
+           RETURNING epoch::text AS epoch`,
+          [name, options.owner, leaseMillis]
+        )
+    )
+    const acquire = Effect.gen(function*() {
+      while (true) {
+        const rows = yield* tryAcquire
+        if (rows[0]) return BigInt(rows[0].epoch)
+        yield* Effect.sleep(Duration.millis(Math.max(100, leaseMillis / 3)))
+      }
+    })
+
+    // Runs `body` in a transaction that holds the projection's row and checks that this instance
+    // still owns it and that the checkpoint is where the batch started.
+    const fenced = <A, E, R>(
+      epoch: bigint,
+      expect: { readonly kind: Kind; readonly version: number; readonly checkpoint: Checkpoint.Checkpoint } | undefined,
+      body: (row: Rows.ControlRow) => Effect.Effect<A, E, R>
+    ) =>
+      sql.withTransaction(Effect.gen(function*() {
+        const row = (yield* Rows.load([name], { forUpdate: true })).get(name)
+        if (!row || row.epoch !== epoch) return yield* new Fenced({ reason: "another instance took the lease" })
+        if (expect) {
+          const [version, checkpoint] = expect.kind === "live"
+            ? [row.version, row.checkpoint]
+            : [row.rebuildVersion, row.rebuildCheckpoint]
+          if (version !== expect.version || !checkpoint || Checkpoint.compare(checkpoint, expect.checkpoint) !== 0) {
+            return yield* new Fenced({ reason: `the ${expect.kind} checkpoint moved` })
+          }
+        }
+        return yield* body(row)
+      }))
+
+    const decode = (events: ReadonlyArray<RecordedEvent>) => {
+      const decoded: Array<Projection.Decoded<unknown>> = []
+      for (const envelope of events) {
+        const result = projection.events.decodeEither(envelope)
+        if (Either.isLeft(result)) return Either.left(new HandlerFailed({ detail: result.left.message }))
+        decoded.push({ event: result.right, envelope })
+      }
+      return Either.right(decoded)
+    }
+
+    const applyHandler = (events: ReadonlyArray<RecordedEvent>, version: number) =>
+      Effect.flatMap(decode(events), (decoded) =>
+        projection.apply(decoded, Projection.target(projection, version)).pipe(
+          Effect.catchAllCause((cause) =>
+            Cause.isInterruptedOnly(cause) ? Effect.failCause(cause as Cause.Cause<never>) : Effect.fail(new HandlerFailed({ detail: describe(cause) }))
+          )
+        ))
+
+    const checkpointColumns = (kind: Kind) => kind === "live" ? ["transaction_id", "global_position"] : ["rebuild_transaction_id", "rebuild_position"]
+
+    /** Applies a batch and moves the checkpoint past it, in one transaction. */
+    const applyBatch = (epoch: bigint, kind: Kind, version: number, from: Checkpoint.Checkpoint, events: ReadonlyArray<RecordedEvent>) => {
+      const to = Checkpoint.of(events[events.length - 1]!)
+      const [tx, pos] = checkpointColumns(kind)
+      return fenced(epoch, { kind, version, checkpoint: from }, () =>
+        Effect.gen(function*() {
+          if (hooks.beforeApply) yield* hooks.beforeApply(events)
+          yield* applyHandler(events, version)
+          if (hooks.beforeCheckpoint) yield* hooks.beforeCheckpoint(events)
+          yield* sql.unsafe(
+            `UPDATE recount_projections SET ${tx} = $2::xid8, ${pos} = $3, heartbeat_at = now(), updated_at = now()
+             ${kind === "live" ? ", events_applied = events_applied + $4" : ""} WHERE name = $1`,
+            kind === "live" ? [name, String(to.transactionId), String(to.position), events.length] : [name, String(to.transactionId), String(to.position)]
+          )
+          if (hooks.beforeCommit) yield* hooks.beforeCommit(events)
+        })).pipe(Effect.as(to))
+    }
+
+    const park = (epoch: bigint, kind: Kind, version: number, from: Checkpoint.Checkpoint, event: RecordedEvent, error: string) => {
+      const to = Checkpoint.of(event)
+      const [tx, pos] = checkpointColumns(kind)
+      return fenced(epoch, { kind, version, checkpoint: from }, () =>
+        Effect.zipRight(
+          sql.unsafe(
+            `INSERT INTO recount_dead_letters (projection, event_id, transaction_id, global_position, tenant, stream_name,
+                                               stream_version, event_type, error, attempts, status)
+             VALUES ($1, $2, $3::xid8, $4, $5, $6, $7, $8, $9, $10, 'parked')
+             ON CONFLICT (projection, event_id) DO UPDATE
+               SET error = excluded.error, attempts = recount_dead_letters.attempts + excluded.attempts, status = 'parked',
+                   parked_at = now(), resolved_at = NULL`,
+            [name, event.eventId, String(event.transactionId), String(event.globalPosition), event.tenant, event.streamName,
+              event.streamVersion, event.type, error, projection.failure.maxAttempts]
+          ),
+          sql.unsafe(
+            `UPDATE recount_projections SET ${tx} = $2::xid8, ${pos} = $3, last_error = $4, heartbeat_at = now(), updated_at = now() WHERE name = $1`,
+            [name, String(to.transactionId), String(to.position), `parked event ${event.eventId} (${event.type}): ${error}`]
+          )
+        )).pipe(
+          Effect.tap(() => Effect.logWarning(`projection ${name} parked event ${event.eventId} (${event.type}) after ${projection.failure.maxAttempts} attempts: ${error}`)),
+          Effect.as(to)
+        )
+    }
+
+    // A handler failure while the database itself is unreachable is an outage, not a poison event:
+    // it must not use up the event's attempts.
+    const databaseReachable = sql.unsafe("SELECT 1").pipe(Effect.as(true), Effect.catchAll(() => Effect.succeed(false)))
+
+    const noteError = (error: string) =>
+      sql.unsafe("UPDATE recount_projections SET last_error = $2, updated_at = now() WHERE name = $1", [name, error]).pipe(Effect.ignore)
+
+    /**
+     * Applies events from a checkpoint: the whole batch at once; if that fails, one event at a time,
+     * each with its retries, parking (or stopping, when strict) the one that keeps failing.
+     * Returns the new checkpoint, or `undefined` when a strict projection stopped.
+     */
+    const applyFrom = (epoch: bigint, kind: Kind, version: number, from: Checkpoint.Checkpoint, events: ReadonlyArray<RecordedEvent>) =>
+      Effect.gen(function*() {
+        if (hooks.beforeTransaction) yield* hooks.beforeTransaction(events)
+        const whole = yield* Effect.either(applyBatch(epoch, kind, version, from, events))
+        if (Either.isRight(whole)) return whole.right
+        if (whole.left._tag !== "HandlerFailed") return yield* whole.left
+        let checkpoint = from
+        for (const event of events) {
+          let attempt = events.length > 1 ? 0 : 1
+          let lastError = whole.left.detail
+          while (true) {
+            if (attempt > 0) {
+              if (!(yield* databaseReachable)) return yield* Effect.dieMessage(`projection ${name}: the database is unreachable`)
+              if (attempt >= projection.failure.maxAttempts) break
+              yield* noteError(`event ${event.eventId} (${event.type}) failed, attempt ${attempt}: ${lastError}`)
+              yield* Effect.sleep(Duration.millis(Math.min(10_000, Duration.toMillis(projection.failure.backoff) * 2 ** (attempt - 1))))
+            }
+            const one = yield* Effect.either(applyBatch(epoch, kind, version, checkpoint, [event]))
+            if (Either.isRight(one)) break
+            if (one.left._tag !== "HandlerFailed") return yield* one.left
+            lastError = one.left.detail
+            attempt++
+          }
+          if (attempt >= projection.failure.maxAttempts) {
+            if (projection.failure.strict) {
+              yield* stop(epoch, kind, version, `event ${event.eventId} (${event.type}) failed ${attempt} times: ${lastError}`)
+              return undefined
+            }
+            yield* park(epoch, kind, version, checkpoint, event, lastError)
+          }
+          checkpoint = Checkpoint.of(event)
+        }
+        return checkpoint
+      })
+
+    /** A strict projection stops: live, it is marked failed; a rebuild is abandoned, the old version untouched. */
+    const stop = (epoch: bigint, kind: Kind, version: number, error: string) =>
+      fenced(epoch, undefined, () =>
+        kind === "live"
+          ? sql.unsafe("UPDATE recount_projections SET failed_at = now(), last_error = $2, updated_at = now() WHERE name = $1", [name, error])
+          : Effect.zipRight(
+            Rows.dropVersion(projection, Projection.target(projection, version)),
+            sql.unsafe(
+              `UPDATE recount_projections SET rebuild_version = NULL, rebuild_transaction_id = NULL, rebuild_position = NULL,
+                 rebuild_started_at = NULL, last_error = $2, updated_at = now() WHERE name = $1`,
+              [name, `rebuild to version ${version} failed: ${error}`]
+            )
+          )).pipe(Effect.tap(() => Effect.logError(`projection ${name} stopped (${kind}): ${error}`)))
+
+    const readAfter = (after: Checkpoint.Checkpoint) =>
+      store.readAll({ after, eventTypes, categories: projection.categories, batchSize: projection.batchSize })
+
+    // Rebuild ----------------------------------------------------------------------------------
+    let preparedRebuild: number | undefined
+    const prepareRebuild = (epoch: bigint, version: number) =>
+      Effect.gen(function*() {
+        const target = Projection.target(projection, version)
+        // A rebuild restarted after a crash starts over: its half-filled tables go first.
+        yield* fenced(epoch, undefined, () =>
+          Effect.zipRight(
+            Rows.dropVersion(projection, target),
+            sql.unsafe("UPDATE recount_projections SET rebuild_transaction_id = '0', rebuild_position = 0, updated_at = now() WHERE name = $1", [name])
+          ))
+        yield* Rows.migrate(projection, target)
+        preparedRebuild = version
+      })
+
+    /** When the rebuild has caught up: swap it in, atomically, if nothing new arrived. */
+    const trySwap = (epoch: bigint, row: Rows.ControlRow, version: number, checkpoint: Checkpoint.Checkpoint) =>
+      fenced(epoch, { kind: "rebuild", version, checkpoint }, (locked) =>
+        Effect.gen(function*() {
+          const batch = yield* readAfter(checkpoint)
+          if (batch.events.length > 0) return false
+          yield* Rows.pointViews(projection, Projection.target(projection, version))
+          yield* Rows.dropVersion(projection, Projection.target(projection, locked.version))
+          yield* sql.unsafe(
+            `UPDATE recount_projections SET version = $2, transaction_id = rebuild_transaction_id, global_position = rebuild_position,
+               rebuild_version = NULL, rebuild_transaction_id = NULL, rebuild_position = NULL, rebuild_started_at = NULL,
+               heartbeat_at = now(), updated_at = now() WHERE name = $1`,
+            [name, version]
+          )
+          return true
+        })).pipe(Effect.tap((swapped) => swapped ? Effect.log(`projection ${name}: rebuilt version ${version} is live (was ${row.version})`) : Effect.void))
+
+    // Retries of parked events that an operator asked for ---------------------------------------
+    const retryParked = (epoch: bigint, version: number) =>
+      Effect.gen(function*() {
+        const requests = yield* sql.unsafe<{ event_id: string; tenant: string; stream_name: string; stream_version: string }>(
+          `SELECT event_id::text AS event_id, tenant, stream_name, stream_version::text AS stream_version FROM recount_dead_letters
+           WHERE projection = $1 AND status = 'retry' ORDER BY transaction_id, global_position LIMIT 100`,
+          [name]
+        )
+        for (const request of requests) {
+          const [event] = yield* store.readStream(request.stream_name, {
+            tenant: request.tenant,
+            fromVersion: Number(request.stream_version),
+            limit: 1
+          }).pipe(Stream.runCollect, Effect.map(Chunk.toReadonlyArray))
+          const outcome = event === undefined
+            ? Either.left(new HandlerFailed({ detail: "the event is no longer in the store" }))
+            : yield* Effect.either(fenced(epoch, undefined, () => applyHandler([event], version)))
+          if (Either.isLeft(outcome) && outcome.left._tag !== "HandlerFailed") return yield* outcome.left
+          yield* fenced(epoch, undefined, () =>
+            Either.isRight(outcome)
+              ? sql.unsafe("UPDATE recount_dead_letters SET status = 'applied', resolved_at = now() WHERE projection = $1 AND event_id = $2", [name, request.event_id])
+              : sql.unsafe(
+                "UPDATE recount_dead_letters SET status = 'parked', attempts = attempts + 1, error = $3 WHERE projection = $1 AND event_id = $2",
+                [name, request.event_id, (outcome.left as HandlerFailed).detail]
+              ))
+        }
+        return requests.length > 0
+      })
+
+    // The loop -----------------------------------------------------------------------------------
+    const loop = (epoch: bigint) =>
+      Effect.gen(function*() {
+        yield* Rows.migrate(projection, Projection.target(projection, (yield* loadRow).version))
+        yield* sql.withTransaction(Effect.flatMap(loadRow, (row) => Rows.pointViews(projection, Projection.target(projection, row.version))))
+        let lastHeartbeat = Date.now()
+        while (true) {
+          const seen = store.appended.count()
+          const row = yield* loadRow
+          if (row.epoch !== epoch) return yield* new Fenced({ reason: "another instance took the lease" })
+          let worked = false
+          if (!row.paused && !row.failed) {
+            worked = yield* retryParked(epoch, row.version)
+            const live = yield* readAfter(row.checkpoint)
+            if (live.events.length > 0) {
+              yield* applyFrom(epoch, "live", row.version, row.checkpoint, live.events)
+              options.onProgress()
+              worked = true
+            }
+          }
+          if (row.rebuildVersion !== null && row.rebuildCheckpoint !== null && !row.paused) {
+            if (preparedRebuild !== row.rebuildVersion) {
+              yield* prepareRebuild(epoch, row.rebuildVersion)
+              continue
+            }
+            const rebuild = yield* readAfter(row.rebuildCheckpoint)
+            if (rebuild.events.length > 0) {
+              yield* applyFrom(epoch, "rebuild", row.rebuildVersion, row.rebuildCheckpoint, rebuild.events)
+            } else if (yield* trySwap(epoch, row, row.rebuildVersion, row.rebuildCheckpoint)) {
+              options.onProgress()
+            }
+            worked = true
+          }
+          if (worked) {
+            lastHeartbeat = Date.now()
+            continue
+          }
+          if (Date.now() - lastHeartbeat > leaseMillis / 3) {
+            const beat = yield* sql.unsafe("UPDATE recount_projections SET heartbeat_at = now() WHERE name = $1 AND epoch = $2 RETURNING 1", [name, String(epoch)])
+            if (beat.length === 0) return yield* new Fenced({ reason: "another instance took the lease" })
+            lastHeartbeat = Date.now()
+          }
+          yield* store.appended.await(seen, options.pollInterval)
+        }
+      })
+
+    const loadRow = Effect.flatMap(Rows.load([name]), (rows) => {
+      const row = rows.get(name)
+      return row ? Effect.succeed(row) : Effect.dieMessage(`projection ${name} has no control row`)
+    })
+
+    const release = (epoch: bigint) =>
+      sql.unsafe("UPDATE recount_projections SET owner = NULL WHERE name = $1 AND epoch = $2", [name, String(epoch)]).pipe(Effect.ignore)
+
+    // Supervision: a fenced instance waits for the lease; anything else restarts after a pause,
+    // from the last committed checkpoint.
+    while (true) {
+      const exit = yield* Effect.exit(Effect.acquireUseRelease(acquire, (epoch) => {
+        preparedRebuild = undefined
+        return loop(epoch)
+      }, release))
+      if (exit._tag === "Success") continue
+      if (Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
+      const failure = Cause.failureOption(exit.cause)
+      if (failure._tag === "Some" && failure.value instanceof Fenced) {
+        yield* Effect.logWarning(`projection ${name}: ${failure.value.reason}; this instance stops writing`)
+      } else {
+        yield* Effect.logError(`projection ${name} crashed; restarting from its checkpoint`, exit.cause)
+        yield* noteError(`crashed: ${describe(exit.cause)}`)
+        yield* Effect.sleep(Duration.seconds(1))
+      }
+    }
+  })
