@@ -18,7 +18,7 @@ import * as AggregateEntity from "./AggregateEntity.js"
 import { type CommandResult, entityId, type StateView } from "./AggregateProtocol.js"
 import { type CaughtUp, Projections, type ProjectionsError } from "./Projections.js"
 import { RuntimeConfig } from "./RuntimeConfig.js"
-import { AggregateUnavailable, type CommandConflict, CommandTimeout, InvalidCommand } from "./RuntimeError.js"
+import { AggregateUnavailable, type CommandConflict, CommandTimeout, InvalidCommand, UnknownProjection } from "./RuntimeError.js"
 
 /** @since 0.1.0 */
 export interface DispatchOptions {
@@ -153,8 +153,14 @@ export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<Com
         const idProblem = checkName(commandId, maxIdLength)
         if (idProblem) return yield* new InvalidCommand({ aggregate: aggregate.name, detail: `command id ${idProblem}` })
         const consistency = options?.consistency ?? "eventual"
-        if (consistency !== "eventual" && Option.isNone(projections)) {
-          return yield* new InvalidCommand({ aggregate: aggregate.name, detail: "strong consistency needs projections, and none run with this command bus" })
+        if (consistency !== "eventual") {
+          if (Option.isNone(projections)) {
+            return yield* new InvalidCommand({ aggregate: aggregate.name, detail: "strong consistency needs projections, and none run with this command bus" })
+          }
+          // Checked before the command runs: a typo must not leave a committed command behind an error.
+          const known = projections.value.projections
+          const unknown = typeof consistency === "object" ? consistency.projections?.find((name) => !known.has(name)) : undefined
+          if (unknown !== undefined) return yield* new UnknownProjection({ projection: unknown, known: [...known.keys()] })
         }
         const send = options?.delivery === "persisted" ? client(id).ExecutePersisted : client(id).Execute
         const result = yield* (call(aggregate, aggregateId, commandId, options?.timeout, send({ commandId, command }) as Effect.Effect<CommandResult, unknown>) as Effect.Effect<CommandResult, any>)

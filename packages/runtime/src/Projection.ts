@@ -52,7 +52,10 @@ export type Migration = (target: Target) => Effect.Effect<void, unknown, SqlClie
  * @since 0.1.0
  */
 export interface FailurePolicy {
-  /** Attempts per event before it is parked (or the projection stops, when strict). */
+  /**
+   * Tries of an event on its own before it is parked (or the projection stops, when strict). A
+   * failed batch is first split into single events, so the failing one's handler may run once more.
+   */
   readonly maxAttempts: number
   /** Delay before the second attempt; doubled for each further one, at most 10 seconds. */
   readonly backoff: Duration.Duration

@@ -246,12 +246,24 @@ export const run = (projection: Projection.Any, options: RunnerOptions) =>
         preparedRebuild = version
       })
 
-    /** When the rebuild has caught up: swap it in, atomically, if nothing new arrived. */
+    /**
+     * When the rebuild has caught up: swap it in, atomically. The live runner waits on the row lock
+     * meanwhile, so events that arrived since the rebuild's last batch are applied here first;
+     * if that fails, the swap waits for the rebuild's normal retries.
+     */
     const trySwap = (epoch: bigint, row: Rows.ControlRow, version: number, checkpoint: Checkpoint.Checkpoint) =>
       fenced(epoch, { kind: "rebuild", version, checkpoint }, (locked) =>
         Effect.gen(function*() {
           const batch = yield* readAfter(checkpoint)
-          if (batch.events.length > 0) return false
+          if (batch.events.length >= projection.batchSize) return false
+          if (batch.events.length > 0) {
+            yield* applyHandler(batch.events, version)
+            const to = Checkpoint.of(batch.events[batch.events.length - 1]!)
+            yield* sql.unsafe(
+              "UPDATE recount_projections SET rebuild_transaction_id = $2::xid8, rebuild_position = $3 WHERE name = $1",
+              [name, String(to.transactionId), String(to.position)]
+            )
+          }
           yield* Rows.pointViews(projection, Projection.target(projection, version))
           yield* Rows.dropVersion(projection, Projection.target(projection, locked.version))
           yield* sql.unsafe(
@@ -261,7 +273,10 @@ export const run = (projection: Projection.Any, options: RunnerOptions) =>
             [name, version]
           )
           return true
-        })).pipe(Effect.tap((swapped) => swapped ? Effect.log(`projection ${name}: rebuilt version ${version} is live (was ${row.version})`) : Effect.void))
+        })).pipe(
+          Effect.catchTag("HandlerFailed", () => Effect.succeed(false)),
+          Effect.tap((swapped) => swapped ? Effect.log(`projection ${name}: rebuilt version ${version} is live (was ${row.version})`) : Effect.void)
+        )
 
     // Retries of parked events that an operator asked for ---------------------------------------
     const retryParked = (epoch: bigint, version: number) =>
@@ -318,9 +333,12 @@ export const run = (projection: Projection.Any, options: RunnerOptions) =>
               continue
             }
             const rebuild = yield* readAfter(row.rebuildCheckpoint)
-            if (rebuild.events.length > 0) {
-              yield* applyFrom(epoch, "rebuild", row.rebuildVersion, row.rebuildCheckpoint, rebuild.events)
-            } else if (yield* trySwap(epoch, row, row.rebuildVersion, row.rebuildCheckpoint)) {
+            const rebuilt = rebuild.events.length === 0
+              ? row.rebuildCheckpoint
+              : yield* applyFrom(epoch, "rebuild", row.rebuildVersion, row.rebuildCheckpoint, rebuild.events)
+            // A short batch means the rebuild is at the head: under a steady stream of appends
+            // it is never empty, so do not wait for that.
+            if (rebuilt && rebuild.events.length < projection.batchSize && (yield* trySwap(epoch, row, row.rebuildVersion, rebuilt))) {
               options.onProgress()
             }
             worked = true
