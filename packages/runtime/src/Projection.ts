@@ -81,6 +81,12 @@ export interface Projection<E> {
   readonly apply: (events: ReadonlyArray<Decoded<E>>, target: Target) => Effect.Effect<void, unknown, SqlClient.SqlClient>
   /** Events read and applied per transaction. */
   readonly batchSize: number
+  /**
+   * True for read models: the handler writes inside the checkpoint's transaction (exactly once).
+   * False for side effects outside PostgreSQL: the handler runs before that transaction, so a
+   * crash in between runs it again (at least once).
+   */
+  readonly transactional: boolean
   readonly failure: FailurePolicy
 }
 
@@ -113,9 +119,11 @@ export interface Options<E> {
 const namePattern = /^[A-Za-z0-9_-]{1,40}$/
 const tablePattern = /^[a-z_][a-z0-9_]{0,50}$/
 
-const build = <E>(
+/** Builds a projection from its options and its `apply`; for modules that define new kinds. */
+export const build = <E>(
   options: Options<E>,
-  apply: (events: ReadonlyArray<Decoded<E>>, target: Target) => Effect.Effect<void, unknown, SqlClient.SqlClient>
+  apply: (events: ReadonlyArray<Decoded<E>>, target: Target) => Effect.Effect<void, unknown, SqlClient.SqlClient>,
+  transactional = true
 ): Projection<E> => {
   if (!namePattern.test(options.name)) {
     throw new Error(`projection name ${JSON.stringify(options.name)} must be 1 to 40 letters, digits, _ or -`)
@@ -141,6 +149,7 @@ const build = <E>(
     migrations: Object.entries(options.migrations ?? {}).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0),
     apply,
     batchSize,
+    transactional,
     failure: {
       maxAttempts,
       backoff: options.backoff === undefined ? defaults.failure.backoff : Duration.decode(options.backoff),

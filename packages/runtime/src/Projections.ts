@@ -21,7 +21,7 @@ import * as os from "node:os"
 import * as Projector from "./internal/projector.js"
 import * as Rows from "./internal/projectionRows.js"
 import type * as Projection from "./Projection.js"
-import { DeadLetterNotFound, ProjectionsUnavailable, UnknownProjection } from "./RuntimeError.js"
+import { DeadLetterNotFound, ProjectionsUnavailable, RebuildNotSupported, UnknownProjection } from "./RuntimeError.js"
 
 /**
  * Where a projection stands. `state` is `running` (caught up or nearly), `catching-up` (more than
@@ -113,7 +113,7 @@ export interface ProjectionsService {
    * then swaps the views to it atomically. Returns the version being built; asking again while a
    * rebuild runs returns the same version.
    */
-  readonly rebuild: (name: string) => Effect.Effect<number, ProjectionsError>
+  readonly rebuild: (name: string) => Effect.Effect<number, ProjectionsError | RebuildNotSupported>
   readonly deadLetters: {
     readonly list: (options?: {
       readonly projection?: string | undefined
@@ -289,7 +289,9 @@ export const make = (projections: ReadonlyArray<Projection.Any>) =>
         pause: (name) => update(name, "UPDATE recount_projections SET paused = true, updated_at = now() WHERE name = $1"),
         resume: (name) => update(name, "UPDATE recount_projections SET paused = false, failed_at = NULL, updated_at = now() WHERE name = $1"),
         rebuild: (name) =>
-          Effect.zipRight(
+          byName.get(name)?.transactional === false
+            ? Effect.fail(new RebuildNotSupported({ projection: name }))
+            : Effect.zipRight(
             update(
               name,
               `UPDATE recount_projections SET rebuild_version = version + 1, rebuild_transaction_id = '0', rebuild_position = 0,

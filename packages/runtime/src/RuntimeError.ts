@@ -107,3 +107,17 @@ export class ProjectionsUnavailable extends Schema.TaggedError<ProjectionsUnavai
     return `projections are unavailable: ${this.detail}`
   }
 }
+
+/**
+ * The projection cannot be rebuilt: a side-effect handler has no read model, and replaying it
+ * would repeat its effects.
+ *
+ * @since 0.1.0
+ */
+export class RebuildNotSupported extends Schema.TaggedError<RebuildNotSupported>()("RebuildNotSupported", {
+  projection: Schema.String
+}) {
+  override get message() {
+    return `${this.projection} is a side-effect handler: it has no read model to rebuild`
+  }
+}

@@ -128,10 +128,17 @@ export const run = (projection: Projection.Any, options: RunnerOptions) =>
     const applyBatch = (epoch: bigint, kind: Kind, version: number, from: Checkpoint.Checkpoint, events: ReadonlyArray<RecordedEvent>) => {
       const to = Checkpoint.of(events[events.length - 1]!)
       const [tx, pos] = checkpointColumns(kind)
-      return fenced(epoch, { kind, version, checkpoint: from }, () =>
+      // A side effect cannot join the transaction: it runs first, and runs again if the
+      // checkpoint does not commit. A quick look at the lease spares most duplicate calls.
+      const sideEffect = projection.transactional ? Effect.void : Effect.gen(function*() {
+        const row = yield* loadRow
+        if (row.epoch !== epoch) return yield* new Fenced({ reason: "another instance took the lease" })
+        yield* applyHandler(events, version)
+      })
+      return Effect.zipRight(sideEffect, fenced(epoch, { kind, version, checkpoint: from }, () =>
         Effect.gen(function*() {
           if (hooks.beforeApply) yield* hooks.beforeApply(events)
-          yield* applyHandler(events, version)
+          if (projection.transactional) yield* applyHandler(events, version)
           if (hooks.beforeCheckpoint) yield* hooks.beforeCheckpoint(events)
           yield* sql.unsafe(
             `UPDATE recount_projections SET ${tx} = $2::xid8, ${pos} = $3, heartbeat_at = now(), updated_at = now()
@@ -139,7 +146,7 @@ export const run = (projection: Projection.Any, options: RunnerOptions) =>
             kind === "live" ? [name, String(to.transactionId), String(to.position), events.length] : [name, String(to.transactionId), String(to.position)]
           )
           if (hooks.beforeCommit) yield* hooks.beforeCommit(events)
-        })).pipe(Effect.as(to))
+        }))).pipe(Effect.as(to))
     }
 
     const park = (epoch: bigint, kind: Kind, version: number, from: Checkpoint.Checkpoint, event: RecordedEvent, error: string) => {
@@ -294,7 +301,7 @@ export const run = (projection: Projection.Any, options: RunnerOptions) =>
           }).pipe(Stream.runCollect, Effect.map(Chunk.toReadonlyArray))
           const outcome = event === undefined
             ? Either.left(new HandlerFailed({ detail: "the event is no longer in the store" }))
-            : yield* Effect.either(fenced(epoch, undefined, () => applyHandler([event], version)))
+            : yield* Effect.either(projection.transactional ? fenced(epoch, undefined, () => applyHandler([event], version)) : applyHandler([event], version))
           if (Either.isLeft(outcome) && outcome.left._tag !== "HandlerFailed") return yield* outcome.left
           yield* fenced(epoch, undefined, () =>
             Either.isRight(outcome)
