@@ -9,48 +9,8 @@ import type * as Aggregate from "@recount/core/Aggregate"
 import * as Schema from "effect/Schema"
 import { AggregateUnavailable, CommandConflict, InvalidCommand } from "./RuntimeError.js"
 
-/**
- * An event a command produced, as stored.
- *
- * @since 0.1.0
- */
-export const DecidedEvent = Schema.Struct({
-  eventId: Schema.String,
-  type: Schema.String,
-  streamVersion: Schema.Number,
-  data: Schema.Unknown
-})
-/** @since 0.1.0 */
-export interface DecidedEvent extends Schema.Schema.Type<typeof DecidedEvent> {}
-
-/**
- * What a handled command did.
- *
- * @since 0.1.0
- */
-export const CommandResult = Schema.Struct({
-  aggregate: Schema.String,
-  aggregateId: Schema.String,
-  commandId: Schema.String,
-  /** The stream's version after the command. */
-  streamVersion: Schema.Number,
-  /** The global position of the stream's last event. */
-  globalPosition: Schema.BigInt,
-  events: Schema.Array(DecidedEvent),
-  /** True when this is the stored result of an earlier delivery of the same command id. */
-  alreadyApplied: Schema.Boolean
-})
-/** @since 0.1.0 */
-export interface CommandResult extends Schema.Schema.Type<typeof CommandResult> {}
-
-/**
- * An aggregate's in-memory state and the version it includes.
- *
- * @since 0.1.0
- */
-export const StateView = Schema.Struct({ version: Schema.Number, state: Schema.Unknown })
-/** @since 0.1.0 */
-export interface StateView extends Schema.Schema.Type<typeof StateView> {}
+export { CommandResult, DecidedEvent, StateView } from "@recount/core/CommandResult"
+import { CommandResult, StateView } from "@recount/core/CommandResult"
 
 /**
  * The protocol's Rpcs for one aggregate. `Execute` rides volatile messages: fast, retried by the
