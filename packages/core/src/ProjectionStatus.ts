@@ -51,8 +51,8 @@ export const DeadLetter = Schema.Struct({
   attempts: Schema.Number,
   /** `parked`; `retry` (asked for, not yet done); `applied` (a retry succeeded); `skipped`. */
   status: Schema.Literal("parked", "retry", "applied", "skipped"),
-  parkedAt: Schema.DateFromSelf,
-  resolvedAt: Schema.NullOr(Schema.DateFromSelf)
+  parkedAt: Schema.Date,
+  resolvedAt: Schema.NullOr(Schema.Date)
 })
 /** @since 0.1.0 */
 export interface DeadLetter extends Schema.Schema.Type<typeof DeadLetter> {}

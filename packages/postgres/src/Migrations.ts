@@ -251,6 +251,22 @@ const createProjections = Effect.gen(function*() {
     )`
 })
 
+// API keys for the public API: only a hash of the secret is stored.
+const createApiKeys = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`
+    CREATE TABLE recount_api_keys (
+      id          text        PRIMARY KEY,
+      tenant      text        NOT NULL,
+      role        text        NOT NULL CHECK (role IN ('read', 'write', 'admin')),
+      name        text        NOT NULL,
+      secret_hash text        NOT NULL,
+      created_at  timestamptz NOT NULL DEFAULT now(),
+      revoked_at  timestamptz
+    )`
+  yield* sql`CREATE INDEX recount_api_keys_tenant_idx ON recount_api_keys (tenant)`
+})
+
 /**
  * Every migration, in order. Add new ones at the end; never edit one that has shipped.
  *
@@ -258,7 +274,8 @@ const createProjections = Effect.gen(function*() {
  */
 export const migrations: Record<string, Effect.Effect<void, SqlError, SqlClient.SqlClient>> = {
   "0001_create_event_store": createEventStore,
-  "0002_create_projections": createProjections
+  "0002_create_projections": createProjections,
+  "0003_create_api_keys": createApiKeys
 }
 
 /**

@@ -1,0 +1,269 @@
+/**
+ * The public API as an `@effect/rpc` group: dispatch commands, read state and streams, follow the
+ * log, inspect projections, manage API keys. Client-safe: it imports schemas only, never the
+ * server, the cluster or the database.
+ *
+ * @since 0.1.0
+ */
+import { Rpc, RpcGroup, RpcMiddleware } from "@effect/rpc"
+import * as Checkpoint from "@recount/core/Checkpoint"
+import { CommandResult, StateView } from "@recount/core/CommandResult"
+import {
+  AggregateUnavailable,
+  CommandConflict,
+  CommandTimeout,
+  InvalidCommand,
+  ProjectionsUnavailable,
+  UnknownProjection
+} from "@recount/core/DispatchError"
+import { RecordedEvent } from "@recount/core/EventEnvelope"
+import { InvalidArgument, InvalidStreamName, StoreUnavailable } from "@recount/core/EventStoreError"
+import { CaughtUp, ProjectionStatus } from "@recount/core/ProjectionStatus"
+import * as Context from "effect/Context"
+import * as Schema from "effect/Schema"
+
+// Errors of the API itself -------------------------------------------------------------------------
+
+/**
+ * No API key, or one that is unknown or revoked. HTTP 401.
+ *
+ * @since 0.1.0
+ */
+export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthorized", { reason: Schema.String }) {
+  override get message() {
+    return `unauthorized: ${this.reason}`
+  }
+}
+
+/**
+ * The key is valid but may not do this: another tenant, or a role without the right. HTTP 403.
+ *
+ * @since 0.1.0
+ */
+export class Forbidden extends Schema.TaggedError<Forbidden>()("Forbidden", { reason: Schema.String }) {
+  override get message() {
+    return `forbidden: ${this.reason}`
+  }
+}
+
+/**
+ * The aggregate refused the command. `error` is the domain error encoded with the aggregate's
+ * error schema; the typed client decodes it back into the domain error class.
+ *
+ * @since 0.1.0
+ */
+export class DomainError extends Schema.TaggedError<DomainError>()("DomainError", {
+  aggregate: Schema.String,
+  error: Schema.Unknown
+}) {
+  override get message() {
+    const tag = typeof this.error === "object" && this.error !== null && "_tag" in this.error ? String((this.error as { _tag: unknown })._tag) : "error"
+    return `${this.aggregate} refused the command: ${tag}`
+  }
+}
+
+/**
+ * A connection asked for more than a limit allows (open subscriptions, page size). HTTP 429/400.
+ *
+ * @since 0.1.0
+ */
+export class LimitExceeded extends Schema.TaggedError<LimitExceeded>()("LimitExceeded", {
+  limit: Schema.String,
+  max: Schema.Number
+}) {
+  override get message() {
+    return `${this.limit} is limited to ${this.max}`
+  }
+}
+
+// Who is calling -------------------------------------------------------------------------------
+
+/** @since 0.1.0 */
+export const Role = Schema.Literal("read", "write", "admin")
+/** @since 0.1.0 */
+export type Role = typeof Role.Type
+
+/**
+ * The caller, from its API key. `tenant` is `"*"` only for the bootstrap admin key, which may act
+ * in any tenant.
+ *
+ * @since 0.1.0
+ */
+export class Principal extends Context.Tag("@recount/rpc/Principal")<Principal, {
+  readonly keyId: string
+  readonly tenant: string
+  readonly role: Role
+}>() {}
+
+/**
+ * Checks the bearer key of every call (and every WebSocket message), and provides the `Principal`.
+ *
+ * @since 0.1.0
+ */
+export class Authentication extends RpcMiddleware.Tag<Authentication>()("Authentication", {
+  provides: Principal,
+  failure: Unauthorized,
+  requiredForClient: true
+}) {}
+
+// Wire shapes ----------------------------------------------------------------------------------
+
+/**
+ * A stored event on the wire: positions as strings, the time as ISO text.
+ *
+ * @since 0.1.0
+ */
+export const WireEvent = Schema.Struct({ ...RecordedEvent.fields, recordedAt: Schema.Date })
+/** @since 0.1.0 */
+export interface WireEvent extends Schema.Schema.Type<typeof WireEvent> {}
+
+/** @since 0.1.0 */
+export const Consistency = Schema.Union(
+  Schema.Literal("eventual", "strong"),
+  Schema.Struct({ projections: Schema.optional(Schema.Array(Schema.String)), timeoutMillis: Schema.optional(Schema.Number) })
+)
+
+/**
+ * What a dispatch returns: the command's result, and whether projections caught up when the call
+ * asked for strong consistency.
+ *
+ * @since 0.1.0
+ */
+export const DispatchResult = Schema.Struct({ ...CommandResult.fields, projections: Schema.optional(CaughtUp) })
+/** @since 0.1.0 */
+export interface DispatchResult extends Schema.Schema.Type<typeof DispatchResult> {}
+
+/** @since 0.1.0 */
+export const ApiKeyInfo = Schema.Struct({
+  id: Schema.String,
+  tenant: Schema.String,
+  role: Role,
+  name: Schema.String,
+  createdAt: Schema.Date,
+  revokedAt: Schema.NullOr(Schema.Date)
+})
+/** @since 0.1.0 */
+export interface ApiKeyInfo extends Schema.Schema.Type<typeof ApiKeyInfo> {}
+
+/** A new key: the secret `key` is shown once and stored only hashed. */
+export const ApiKeyCreated = Schema.Struct({ ...ApiKeyInfo.fields, key: Schema.String })
+/** @since 0.1.0 */
+export interface ApiKeyCreated extends Schema.Schema.Type<typeof ApiKeyCreated> {}
+
+const tenant = { tenant: Schema.optional(Schema.String) }
+const target = { ...tenant, aggregate: Schema.String, id: Schema.String }
+
+const commandErrors = Schema.Union(
+  DomainError,
+  InvalidCommand,
+  CommandConflict,
+  CommandTimeout,
+  AggregateUnavailable,
+  UnknownProjection,
+  ProjectionsUnavailable,
+  Forbidden
+)
+const readErrors = Schema.Union(InvalidCommand, AggregateUnavailable, CommandTimeout, Forbidden, InvalidStreamName, InvalidArgument, StoreUnavailable, LimitExceeded)
+
+// The RPCs ---------------------------------------------------------------------------------------
+
+/**
+ * Dispatches a command, given as JSON with its `_tag`, to an aggregate. Retries must reuse the
+ * command id. Once the server has the command, a client that disconnects does not interrupt it.
+ *
+ * @since 0.1.0
+ */
+export const Dispatch = Rpc.make("Dispatch", {
+  payload: {
+    ...target,
+    command: Schema.Unknown,
+    commandId: Schema.optional(Schema.String),
+    consistency: Schema.optional(Consistency),
+    timeoutMillis: Schema.optional(Schema.Number)
+  },
+  success: DispatchResult,
+  error: commandErrors
+})
+
+/** The live aggregate's state (its snapshot encoding when it has one). */
+export const GetState = Rpc.make("GetState", { payload: target, success: StateView, error: readErrors })
+
+/** The state as of a stream version or a time, folded from the store; never the live instance. */
+export const StateAt = Rpc.make("StateAt", {
+  payload: { ...target, version: Schema.optional(Schema.Number), time: Schema.optional(Schema.Date) },
+  success: StateView,
+  error: readErrors
+})
+
+/** One page of a stream. `next` is where the following page starts, when there is one. */
+export const ReadStream = Rpc.make("ReadStream", {
+  payload: {
+    ...tenant,
+    stream: Schema.String,
+    fromVersion: Schema.optional(Schema.Number),
+    direction: Schema.optional(Schema.Literal("forward", "backward")),
+    limit: Schema.optional(Schema.Number)
+  },
+  success: Schema.Struct({ events: Schema.Array(WireEvent), next: Schema.NullOr(Schema.Number) }),
+  error: readErrors
+})
+
+/**
+ * Follows the caller's tenant's log from a checkpoint: catches up, then streams new events.
+ * Resume after a disconnect from the last event's `(transactionId, globalPosition)`: nothing is
+ * skipped or repeated.
+ */
+export const Subscribe = Rpc.make("Subscribe", {
+  payload: {
+    ...tenant,
+    categories: Schema.optional(Schema.Array(Schema.String)),
+    eventTypes: Schema.optional(Schema.Array(Schema.String)),
+    after: Schema.optional(Checkpoint.Checkpoint)
+  },
+  success: WireEvent,
+  error: readErrors,
+  stream: true
+})
+
+/** Projections' status. Projections read every tenant's events, so this needs the bootstrap key. */
+export const GetProjections = Rpc.make("GetProjections", {
+  payload: { names: Schema.optional(Schema.Array(Schema.String)) },
+  success: Schema.Array(ProjectionStatus),
+  error: Schema.Union(UnknownProjection, ProjectionsUnavailable, Forbidden)
+})
+
+/** Creates an API key (admin of the tenant, or the bootstrap key for any tenant). */
+export const CreateKey = Rpc.make("CreateKey", {
+  payload: { ...tenant, role: Role, name: Schema.String },
+  success: ApiKeyCreated,
+  error: Schema.Union(Forbidden, InvalidArgument, StoreUnavailable)
+})
+
+/** Lists the keys of the caller's tenant (all tenants for the bootstrap key). */
+export const ListKeys = Rpc.make("ListKeys", {
+  payload: tenant,
+  success: Schema.Array(ApiKeyInfo),
+  error: Schema.Union(Forbidden, StoreUnavailable)
+})
+
+/** Revokes a key; calls with it fail from then on, on open connections too. */
+export const RevokeKey = Rpc.make("RevokeKey", {
+  payload: { id: Schema.String },
+  success: ApiKeyInfo,
+  error: Schema.Union(Forbidden, InvalidArgument, StoreUnavailable)
+})
+
+/**
+ * @since 0.1.0
+ */
+export class RecountApi extends RpcGroup.make(
+  Dispatch,
+  GetState,
+  StateAt,
+  ReadStream,
+  Subscribe,
+  GetProjections,
+  CreateKey,
+  ListKeys,
+  RevokeKey
+).middleware(Authentication) {}

@@ -1,0 +1,183 @@
+/**
+ * A typed client of a Recount node's API: dispatch with the aggregate's own types, get the same
+ * typed errors the server produced (domain errors decoded with the aggregate's schema), read
+ * state and streams, and follow the log across disconnects without gaps or duplicates.
+ *
+ * ```ts
+ * const Live = RecountClient.layer({ url: "http://127.0.0.1:8080", apiKey: process.env.RECOUNT_KEY! })
+ * const client = yield* RecountClient.RecountClient
+ * yield* client.dispatch(Account, "42", new Deposit({ amount: 10 }), { commandId: "c-1" })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { FetchHttpClient, Headers } from "@effect/platform"
+import { NodeSocket } from "@effect/platform-node"
+import { RpcClient, RpcMiddleware, RpcSerialization } from "@effect/rpc"
+import type { RpcClientError } from "@effect/rpc/RpcClientError"
+import type * as Aggregate from "@recount/core/Aggregate"
+import type * as Checkpoint from "@recount/core/Checkpoint"
+import type { StateView } from "@recount/core/CommandResult"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import { Authentication, type DispatchResult, RecountApi, type WireEvent } from "./RecountApi.js"
+
+type Api = RpcClient.FromGroup<typeof RecountApi, RpcClientError>
+type Call<K extends keyof Api> = Api[K] extends (...args: infer _A) => infer R ? R : never
+type ErrorOfCall<K extends keyof Api> = Call<K> extends Effect.Effect<infer _A, infer E, infer _R> ? E
+  : Call<K> extends Stream.Stream<infer _A, infer E, infer _R> ? E
+  : never
+
+/** @since 0.1.0 */
+export interface DispatchOptions {
+  readonly commandId?: string | undefined
+  readonly tenant?: string | undefined
+  readonly timeout?: Duration.DurationInput | undefined
+  readonly consistency?:
+    | "eventual"
+    | "strong"
+    | { readonly projections?: ReadonlyArray<string> | undefined; readonly timeout?: Duration.DurationInput | undefined }
+    | undefined
+}
+
+/** The errors of a dispatch besides the aggregate's own domain errors. */
+export type DispatchError = Exclude<ErrorOfCall<"Dispatch">, { readonly _tag: "DomainError" }>
+
+/** @since 0.1.0 */
+export interface RecountClientService {
+  readonly dispatch: <A extends Aggregate.Any>(
+    aggregate: A,
+    id: string,
+    command: Aggregate.CommandOf<A>,
+    options?: DispatchOptions
+  ) => Effect.Effect<DispatchResult, Aggregate.ErrorOf<A> | DispatchError>
+  /** The live state, or (with `version` or `time`) the state folded from the store as of then. */
+  readonly getState: <A extends Aggregate.Any>(
+    aggregate: A,
+    id: string,
+    options?: { readonly tenant?: string | undefined; readonly version?: number | undefined; readonly time?: Date | undefined }
+  ) => Effect.Effect<StateView, ErrorOfCall<"GetState">>
+  readonly readStream: (
+    stream: string,
+    options?: {
+      readonly tenant?: string | undefined
+      readonly fromVersion?: number | undefined
+      readonly direction?: "forward" | "backward" | undefined
+      readonly limit?: number | undefined
+    }
+  ) => Effect.Effect<{ readonly events: ReadonlyArray<WireEvent>; readonly next: number | null }, ErrorOfCall<"ReadStream">>
+  /**
+   * Follows the log from a checkpoint. After a disconnect it resubscribes from the last event it
+   * delivered, so the stream has no gap and no duplicate; other errors end it.
+   */
+  readonly subscribe: (options?: {
+    readonly tenant?: string | undefined
+    readonly categories?: ReadonlyArray<string> | undefined
+    readonly eventTypes?: ReadonlyArray<string> | undefined
+    readonly after?: Checkpoint.Checkpoint | undefined
+  }) => Stream.Stream<WireEvent, Exclude<ErrorOfCall<"Subscribe">, RpcClientError>>
+  /** The raw RPC client, for everything else (projections, keys). */
+  readonly rpc: Api
+}
+
+/** @since 0.1.0 */
+export class RecountClient extends Context.Tag("@recount/rpc/RecountClient")<RecountClient, RecountClientService>() {}
+
+/** @since 0.1.0 */
+export interface Options {
+  /** The node's base URL, e.g. `http://127.0.0.1:8080`. */
+  readonly url: string
+  readonly apiKey: string | Redacted.Redacted<string>
+  /** `websocket` (the default) keeps one connection; `http` sends a request per call. */
+  readonly transport?: "websocket" | "http" | undefined
+  readonly serialization?: "json" | "msgpack" | undefined
+}
+
+const make = Effect.gen(function*() {
+  const rpc = yield* RpcClient.make(RecountApi)
+
+  const dispatch: RecountClientService["dispatch"] = (aggregate, id, command, options) =>
+    Effect.gen(function*() {
+      const encoded = yield* Schema.encodeUnknown(aggregate.commands)(command).pipe(Effect.orDie)
+      const consistency = options?.consistency === undefined || typeof options.consistency === "string"
+        ? options?.consistency
+        : {
+          projections: options.consistency.projections,
+          timeoutMillis: options.consistency.timeout === undefined ? undefined : Duration.toMillis(Duration.decode(options.consistency.timeout))
+        }
+      return yield* rpc.Dispatch({
+        aggregate: aggregate.name,
+        id,
+        command: encoded,
+        commandId: options?.commandId ?? globalThis.crypto.randomUUID(),
+        tenant: options?.tenant,
+        consistency,
+        timeoutMillis: options?.timeout === undefined ? undefined : Duration.toMillis(Duration.decode(options.timeout))
+      }).pipe(
+        Effect.catchTag("DomainError", (e) =>
+          Effect.flatMap(
+            Schema.decodeUnknown(aggregate.errors)(e.error).pipe(Effect.orElseSucceed(() => e)),
+            (error) => Effect.fail(error as Aggregate.ErrorOf<typeof aggregate>)
+          ))
+      )
+    })
+
+  const subscribe: RecountClientService["subscribe"] = (options) =>
+    Stream.suspend(() => {
+      let after = options?.after
+      const once = Stream.suspend(() =>
+        rpc.Subscribe({ tenant: options?.tenant, categories: options?.categories, eventTypes: options?.eventTypes, after }).pipe(
+          Stream.tap((e) => Effect.sync(() => after = { transactionId: e.transactionId, position: e.globalPosition }))
+        )
+      )
+      return once.pipe(
+        Stream.retry(Schedule.spaced("250 millis").pipe(Schedule.whileInput((e: { readonly _tag: string }) => e._tag === "RpcClientError"))),
+        Stream.catchTag("RpcClientError", (e) => Stream.die(e))
+      )
+    })
+
+  return RecountClient.of({
+    dispatch,
+    getState: (aggregate, id, options) =>
+      options?.version === undefined && options?.time === undefined
+        ? rpc.GetState({ aggregate: aggregate.name, id, tenant: options?.tenant })
+        : rpc.StateAt({ aggregate: aggregate.name, id, tenant: options.tenant, version: options.version, time: options.time }),
+    readStream: (stream, options) => rpc.ReadStream({ stream, ...options }),
+    subscribe,
+    rpc
+  })
+})
+
+const protocol = (options: Options) => {
+  const base = options.url.replace(/\/+$/, "")
+  const msgpack = options.serialization === "msgpack"
+  if (options.transport === "http") {
+    return RpcClient.layerProtocolHttp({ url: `${base}/rpc/http${msgpack ? "/msgpack" : ""}` }).pipe(
+      Layer.provide([FetchHttpClient.layer, msgpack ? RpcSerialization.layerMsgPack : RpcSerialization.layerNdjson])
+    )
+  }
+  return RpcClient.layerProtocolSocket({ retryTransientErrors: true }).pipe(
+    Layer.provide([
+      NodeSocket.layerWebSocket(`${base.replace(/^http/, "ws")}/rpc${msgpack ? "/msgpack" : ""}`),
+      msgpack ? RpcSerialization.layerMsgPack : RpcSerialization.layerJson
+    ])
+  )
+}
+
+/**
+ * A client of the node at `url`, authenticated with `apiKey` on every call.
+ *
+ * @since 0.1.0
+ */
+export const layer = (options: Options): Layer.Layer<RecountClient> => {
+  const key = typeof options.apiKey === "string" ? options.apiKey : Redacted.value(options.apiKey)
+  const auth = RpcMiddleware.layerClient(Authentication, ({ request }) =>
+    Effect.succeed({ ...request, headers: Headers.set(request.headers, "authorization", `Bearer ${key}`) }))
+  return Layer.scoped(RecountClient, make).pipe(Layer.provide([protocol(options), auth]))
+}

@@ -1,0 +1,71 @@
+/**
+ * Serves the public API on a node's HTTP port: the RPC protocol over WebSocket and HTTP, each in
+ * JSON and MessagePack, and the plain HTTP+JSON face with its OpenAPI document.
+ *
+ * | path | what |
+ * |---|---|
+ * | `/rpc` | RPC over WebSocket, JSON |
+ * | `/rpc/msgpack` | RPC over WebSocket, MessagePack |
+ * | `/rpc/http` | RPC over HTTP, newline-delimited JSON |
+ * | `/rpc/http/msgpack` | RPC over HTTP, MessagePack |
+ * | `/v1/...` | the HTTP+JSON face (see `RecountHttpApi`) |
+ * | `/openapi.json` | its OpenAPI document |
+ *
+ * @since 0.1.0
+ */
+import { HttpLayerRouter, HttpServer } from "@effect/platform"
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
+import { NodeHttpServer } from "@effect/platform-node"
+import { RpcSerialization, RpcServer } from "@effect/rpc"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import { createServer } from "node:http"
+import { ApiConfig } from "./ApiConfig.js"
+import { ApiKeys } from "./ApiKeys.js"
+import * as Handlers from "./internal/handlers.js"
+import * as HttpFace from "./internal/httpFace.js"
+import { Authentication, RecountApi } from "./RecountApi.js"
+
+const AuthenticationLive = Layer.effect(
+  Authentication,
+  Effect.map(ApiKeys, (keys) => Authentication.of(Handlers.authentication(keys)))
+)
+
+const rpcRoute = (path: `/${string}`, protocol: "websocket" | "http", serialization: Layer.Layer<RpcSerialization.RpcSerialization>) =>
+  RpcServer.layerHttpRouter({ group: RecountApi, path, protocol, spanPrefix: "recount.rpc" }).pipe(Layer.provide(serialization))
+
+/**
+ * The API's routes, for mounting on an `HttpLayerRouter` of your own.
+ *
+ * @since 0.1.0
+ */
+export const routes = Layer.mergeAll(
+  rpcRoute("/rpc", "websocket", RpcSerialization.layerJson),
+  rpcRoute("/rpc/msgpack", "websocket", RpcSerialization.layerMsgPack),
+  rpcRoute("/rpc/http", "http", RpcSerialization.layerNdjson),
+  rpcRoute("/rpc/http/msgpack", "http", RpcSerialization.layerMsgPack),
+  HttpFace.routes
+).pipe(Layer.provide([Handlers.layer, AuthenticationLive]))
+
+/**
+ * The API on its own HTTP server at the configured host and port (`ApiConfig`). Needs the node's
+ * `CommandBus`, `Projections`, stores and `ApiKeys`.
+ *
+ * @since 0.1.0
+ */
+export const layer = Layer.unwrapEffect(Effect.map(ApiConfig, (config) =>
+  HttpLayerRouter.serve(routes, {
+    disableLogger: true,
+    disableListenLog: true,
+    middleware: (app) => HttpIncomingMessage.withMaxBodySize(app, Option.some(config.maxBodyBytes))
+  }).pipe(Layer.provideMerge(NodeHttpServer.layer(() => createServer(), { host: config.host, port: config.port })))
+))
+
+/**
+ * The URL the server listens on, e.g. `http://127.0.0.1:8080`.
+ *
+ * @since 0.1.0
+ */
+export const url = Effect.map(HttpServer.HttpServer, (server) =>
+  server.address._tag === "TcpAddress" ? `http://${server.address.hostname}:${server.address.port}` : `http+unix://${server.address.path}`)

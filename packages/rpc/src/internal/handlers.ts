@@ -1,0 +1,180 @@
+import type { RpcGroup } from "@effect/rpc"
+import type * as Aggregate from "@recount/core/Aggregate"
+import { AggregateUnavailable, InvalidCommand } from "@recount/core/DispatchError"
+import type { RecordedEvent } from "@recount/core/EventEnvelope"
+import { EventStore } from "@recount/core/EventStore"
+import type { SnapshotStore } from "@recount/core/SnapshotStore"
+import * as AggregateHistory from "@recount/runtime/AggregateHistory"
+import { CommandBus } from "@recount/runtime/CommandBus"
+import { Projections } from "@recount/runtime/Projections"
+import * as Chunk from "effect/Chunk"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import { ApiConfig } from "../ApiConfig.js"
+import { allTenants, ApiKeys } from "../ApiKeys.js"
+import { DomainError, Forbidden, LimitExceeded, Principal, RecountApi, type Role, type WireEvent } from "../RecountApi.js"
+
+const rank: Record<Role, number> = { read: 0, write: 1, admin: 2 }
+
+/** The tenant a call acts in: the key's own, or any for the bootstrap key. */
+export const tenantFor = (principal: Principal["Type"], requested: string | undefined, need: Role, action: string) => {
+  if (rank[principal.role] < rank[need]) return Either.left(new Forbidden({ reason: `a ${principal.role} key cannot ${action}` }))
+  if (principal.tenant === allTenants) return Either.right(requested ?? "default")
+  if (requested !== undefined && requested !== principal.tenant) return Either.left(new Forbidden({ reason: "the key belongs to another tenant" }))
+  return Either.right(principal.tenant)
+}
+
+const ourErrors = new Set(["InvalidCommand", "CommandConflict", "CommandTimeout", "AggregateUnavailable", "UnknownProjection", "ProjectionsUnavailable"])
+const tagOf = (e: unknown) => typeof e === "object" && e !== null && "_tag" in e ? String((e as { _tag: unknown })._tag) : undefined
+
+/** States cross the wire in their snapshot encoding when the aggregate has one. */
+const encodeState = (aggregate: Aggregate.Any, state: unknown) =>
+  aggregate.snapshot ? Schema.encodeUnknownEither(aggregate.snapshot.schema)(state).pipe(Either.getOrElse(() => state)) : state
+
+export const toWire = (e: RecordedEvent): WireEvent => e
+
+/**
+ * The API's operations, shared by the RPC protocol and the HTTP face. Each checks the caller's
+ * role and tenant first; a command, once received, runs to the end even if the client goes away,
+ * so a retry with its id finds the result.
+ */
+export const operations = Effect.gen(function*() {
+  const bus = yield* CommandBus
+  const store = yield* EventStore
+  const projections = yield* Projections
+  const keys = yield* ApiKeys
+  const config = yield* ApiConfig
+  const context = yield* Effect.context<SnapshotStore | EventStore>()
+  const subscriptions = new Map<number, number>()
+
+  const aggregateNamed = (name: string) => {
+    const aggregate = bus.aggregates.get(name)
+    return aggregate
+      ? Either.right(aggregate)
+      : Either.left(new InvalidCommand({ aggregate: name, detail: `unknown aggregate; known: ${[...bus.aggregates.keys()].join(", ")}` }))
+  }
+  const requestMillis = Duration.toMillis(config.requestTimeout)
+
+  return {
+    Dispatch: (p) =>
+      Effect.gen(function*() {
+        const tenant = yield* tenantFor(yield* Principal, p.tenant, "write", "dispatch commands")
+        const aggregate = bus.aggregates.get(p.aggregate)
+        const consistency = p.consistency === undefined || typeof p.consistency === "string"
+          ? p.consistency
+          : { projections: p.consistency.projections, timeout: p.consistency.timeoutMillis ?? undefined }
+        return yield* bus.dispatchUnknown(p.aggregate, p.id, p.command, {
+          tenant,
+          commandId: p.commandId,
+          consistency,
+          timeout: Math.min(p.timeoutMillis ?? requestMillis, requestMillis)
+        }).pipe(
+          Effect.catchAll((e): Effect.Effect<never, DomainError | InvalidCommand | AggregateUnavailable> => {
+            if (aggregate && Schema.is(aggregate.errors)(e)) {
+              return Effect.fail(new DomainError({ aggregate: aggregate.name, error: Schema.encodeUnknownSync(aggregate.errors)(e) }))
+            }
+            const tag = tagOf(e)
+            return tag !== undefined && ourErrors.has(tag)
+              ? Effect.fail(e as InvalidCommand)
+              : Effect.fail(new AggregateUnavailable({ aggregate: p.aggregate, aggregateId: p.id, detail: String(e) }))
+          })
+        )
+      }).pipe(Effect.uninterruptible),
+
+    GetState: (p) =>
+      Effect.gen(function*() {
+        const tenant = yield* tenantFor(yield* Principal, p.tenant, "read", "read state")
+        const aggregate = yield* aggregateNamed(p.aggregate)
+        const view = yield* bus.getState(aggregate, p.id, { tenant })
+        return { version: view.version, state: encodeState(aggregate, view.state) }
+      }),
+
+    StateAt: (p) =>
+      Effect.gen(function*() {
+        const tenant = yield* tenantFor(yield* Principal, p.tenant, "read", "read state")
+        const aggregate = yield* aggregateNamed(p.aggregate)
+        const at = yield* AggregateHistory.stateAt(aggregate, p.id, { tenant, version: p.version, time: p.time }).pipe(
+          Effect.catchTag("EventDecodeError", (e) => Effect.fail(new AggregateUnavailable({ aggregate: p.aggregate, aggregateId: p.id, detail: e.message }))),
+          Effect.provide(context)
+        )
+        return { version: at.version, state: encodeState(aggregate, at.state) }
+      }),
+
+    ReadStream: (p) =>
+      Effect.gen(function*() {
+        const tenant = yield* tenantFor(yield* Principal, p.tenant, "read", "read streams")
+        const limit = Math.min(p.limit ?? config.maxPageSize, config.maxPageSize)
+        const events = yield* store.readStream(p.stream, { tenant, fromVersion: p.fromVersion, direction: p.direction, limit }).pipe(
+          Stream.runCollect,
+          Effect.map(Chunk.toReadonlyArray)
+        )
+        const last = events[events.length - 1]
+        const next = events.length < limit || !last ? null : p.direction === "backward" ? (last.streamVersion > 1 ? last.streamVersion - 1 : null) : last.streamVersion + 1
+        return { events: events.map(toWire), next }
+      }),
+
+    Subscribe: (p, { clientId }) =>
+      Stream.unwrapScoped(Effect.gen(function*() {
+        const tenant = yield* tenantFor(yield* Principal, p.tenant, "read", "subscribe")
+        const open = subscriptions.get(clientId) ?? 0
+        if (open >= config.maxSubscriptionsPerConnection) {
+          return yield* new LimitExceeded({ limit: "open subscriptions per connection", max: config.maxSubscriptionsPerConnection })
+        }
+        yield* Effect.acquireRelease(
+          Effect.sync(() => subscriptions.set(clientId, open + 1)),
+          () => Effect.sync(() => {
+            const now = (subscriptions.get(clientId) ?? 1) - 1
+            if (now <= 0) subscriptions.delete(clientId)
+            else subscriptions.set(clientId, now)
+          })
+        )
+        return store.subscribe({ tenant, categories: p.categories, eventTypes: p.eventTypes, after: p.after }).pipe(Stream.map(toWire))
+      })),
+
+    GetProjections: (p) =>
+      Effect.gen(function*() {
+        const principal = yield* Principal
+        if (principal.tenant !== allTenants) {
+          return yield* new Forbidden({ reason: "projections read every tenant's events; their status needs the bootstrap admin key" })
+        }
+        return yield* projections.status(p.names)
+      }),
+
+    CreateKey: (p) =>
+      Effect.gen(function*() {
+        const tenant = yield* tenantFor(yield* Principal, p.tenant, "admin", "manage keys")
+        return yield* keys.create({ tenant, role: p.role, name: p.name })
+      }),
+
+    ListKeys: (p) =>
+      Effect.gen(function*() {
+        const principal = yield* Principal
+        const tenant = yield* tenantFor(principal, p.tenant, "admin", "manage keys")
+        return yield* keys.list(principal.tenant === allTenants && p.tenant === undefined ? undefined : tenant)
+      }),
+
+    RevokeKey: (p) =>
+      Effect.gen(function*() {
+        const principal = yield* Principal
+        yield* tenantFor(principal, undefined, "admin", "manage keys")
+        const key = yield* keys.get(p.id)
+        if (principal.tenant !== allTenants && (key._tag === "None" || key.value.tenant !== principal.tenant)) {
+          return yield* new Forbidden({ reason: "the key belongs to another tenant" })
+        }
+        return yield* keys.revoke(p.id)
+      })
+  } satisfies RpcGroup.HandlersFrom<RpcGroup.Rpcs<typeof RecountApi>>
+})
+
+/** The RPC handlers. */
+export const layer = RecountApi.toLayer(operations)
+
+/** The server side of `Authentication`: the bearer key of each call. */
+export const authentication = (keys: ApiKeys["Type"]) => ({ headers }: { readonly headers: Record<string, string | undefined> }) => {
+  const header = headers["authorization"]
+  const key = header?.startsWith("Bearer ") ? header.slice("Bearer ".length).trim() : undefined
+  return keys.authenticate(key)
+}

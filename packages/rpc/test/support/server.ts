@@ -1,0 +1,36 @@
+import * as TestDatabase from "@recount/testing/TestDatabase"
+import { BankAccount, Order } from "@recount/testing/TestAggregates"
+import * as RecountNode from "@recount/runtime/RecountNode"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as ApiConfig from "../../src/ApiConfig.js"
+import * as ApiKeys from "../../src/ApiKeys.js"
+import * as RecountClient from "../../src/RecountClient.js"
+import * as RecountServer from "../../src/RecountServer.js"
+
+export const bootstrapKey = "bootstrap-admin-key-for-tests"
+
+/** A node with the API on a free loopback port, on a fresh database. */
+export const layerNode = (options?: { readonly maxBodyBytes?: number; readonly maxSubscriptionsPerConnection?: number }) =>
+  RecountServer.layer.pipe(
+    Layer.provide(ApiConfig.layer({ port: 0, ...options })),
+    Layer.provideMerge(ApiKeys.layer({ bootstrapKey: Redacted.make(bootstrapKey) })),
+    Layer.provideMerge(RecountNode.layerSingle({ aggregates: [BankAccount, Order] })),
+    Layer.provideMerge(TestDatabase.layerStores())
+  )
+
+/** Runs `effect` with a client of the test node. */
+export const withClient = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  options: { readonly apiKey: string; readonly transport?: "websocket" | "http"; readonly serialization?: "json" | "msgpack" }
+) =>
+  Effect.flatMap(RecountServer.url, (url) =>
+    Effect.provide(effect, RecountClient.layer({ url, ...options })))
+
+/** Creates a key with the bootstrap key. */
+export const createKey = (tenant: string, role: "read" | "write" | "admin") =>
+  withClient(
+    Effect.flatMap(RecountClient.RecountClient, (client) => client.rpc.CreateKey({ tenant, role, name: `${tenant}-${role}` })),
+    { apiKey: bootstrapKey }
+  )
