@@ -4,3 +4,4 @@
 export * as EventStoreContract from "./EventStoreContract.js"
 export * as TestAggregates from "./TestAggregates.js"
 export * as TestDatabase from "./TestDatabase.js"
+export * as TestProcess from "./TestProcess.js"

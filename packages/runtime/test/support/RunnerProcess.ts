@@ -1,45 +1,15 @@
 import * as Effect from "effect/Effect"
-import * as esbuild from "esbuild"
+import * as TestProcess from "@recount/testing/TestProcess"
 import { type ChildProcess, spawn } from "node:child_process"
-import * as Net from "node:net"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 
 const here = Path.dirname(fileURLToPath(import.meta.url))
 
-/**
- * Bundles the runner once per test file. Starting through tsx costs about 10 s; a bundle whose
- * only externals are npm packages starts in well under a second.
- */
-export const bundle = Effect.promise(async () => {
-  const outfile = Path.join(here, "..", "..", "build", "test-bundles", `runner-${process.pid}.mjs`)
-  await esbuild.build({
-    entryPoints: [Path.join(here, "runner.ts")],
-    outfile,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    logLevel: "error",
-    plugins: [{
-      name: "externals",
-      setup(build) {
-        // Workspace packages are TypeScript sources: bundle them. Everything else loads from node_modules.
-        build.onResolve({ filter: /^[^./]/ }, (args) => args.path.startsWith("@recount/") ? undefined : { path: args.path, external: true })
-      }
-    }]
-  })
-  return outfile
-})
+/** Bundles the runner once per test file (see `TestProcess.bundle`). */
+export const bundle = TestProcess.bundle(Path.join(here, "runner.ts"), Path.join(here, "..", "..", "build", "test-bundles"))
 
-export const freePort = Effect.async<number>((resume) => {
-  const server = Net.createServer()
-  server.listen(0, "127.0.0.1", () => {
-    const address = server.address()
-    const port = typeof address === "object" && address ? address.port : 0
-    server.close(() => resume(Effect.succeed(port)))
-  })
-})
+export const freePort = TestProcess.freePort
 
 export interface Runner {
   readonly name: string
