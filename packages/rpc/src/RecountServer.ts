@@ -13,7 +13,7 @@
  *
  * @since 0.1.0
  */
-import { HttpLayerRouter, HttpServer } from "@effect/platform"
+import { HttpLayerRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import { NodeHttpServer } from "@effect/platform-node"
 import { RpcSerialization, RpcServer } from "@effect/rpc"
@@ -58,7 +58,16 @@ export const layer = Layer.unwrapEffect(Effect.map(ApiConfig, (config) =>
   HttpLayerRouter.serve(routes, {
     disableLogger: true,
     disableListenLog: true,
-    middleware: (app) => HttpIncomingMessage.withMaxBodySize(app, Option.some(config.maxBodyBytes))
+    middleware: (app) =>
+      Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+        // Refused before reading: past the limit the platform drops the connection mid-upload,
+        // and a client would see a reset instead of an answer.
+        Number(request.headers["content-length"] ?? 0) > config.maxBodyBytes
+          ? Effect.succeed(HttpServerResponse.unsafeJson(
+            { _tag: "LimitExceeded", limit: "request body bytes", max: config.maxBodyBytes },
+            { status: 413 }
+          ))
+          : HttpIncomingMessage.withMaxBodySize(app, Option.some(config.maxBodyBytes)))
   }).pipe(Layer.provideMerge(NodeHttpServer.layer(() => createServer(), { host: config.host, port: config.port })))
 ))
 

@@ -1,9 +1,11 @@
+import * as Aggregate from "@recount/core/Aggregate"
 import * as TestDatabase from "@recount/testing/TestDatabase"
 import { BankAccount, Order } from "@recount/testing/TestAggregates"
 import * as RecountNode from "@recount/runtime/RecountNode"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 import * as ApiConfig from "../../src/ApiConfig.js"
 import * as ApiKeys from "../../src/ApiKeys.js"
 import * as RecountClient from "../../src/RecountClient.js"
@@ -11,12 +13,27 @@ import * as RecountServer from "../../src/RecountServer.js"
 
 export const bootstrapKey = "bootstrap-admin-key-for-tests"
 
+export class Touch extends Schema.TaggedClass<Touch>()("Touch", { millis: Schema.Number }) {}
+export class Touched extends Schema.TaggedClass<Touched>()("Touched", {}) {}
+export class Untouchable extends Schema.TaggedError<Untouchable>()("Untouchable", {}) {}
+
+/** An aggregate whose decisions take a while: for timeouts and conflicts. */
+export const Slow = Aggregate.make({
+  name: "slow",
+  commands: [Touch],
+  events: [Touched],
+  errors: [Untouchable],
+  initialState: 0,
+  decide: (_state: number, command: Touch) => Effect.as(Effect.sleep(command.millis), [new Touched()]),
+  evolve: (state: number) => state + 1
+})
+
 /** A node with the API on a free loopback port, on a fresh database. */
 export const layerNode = (options?: { readonly maxBodyBytes?: number; readonly maxSubscriptionsPerConnection?: number }) =>
   RecountServer.layer.pipe(
     Layer.provide(ApiConfig.layer({ port: 0, ...options })),
     Layer.provideMerge(ApiKeys.layer({ bootstrapKey: Redacted.make(bootstrapKey) })),
-    Layer.provideMerge(RecountNode.layerSingle({ aggregates: [BankAccount, Order] })),
+    Layer.provideMerge(RecountNode.layerSingle({ aggregates: [BankAccount, Order, Slow] })),
     Layer.provideMerge(TestDatabase.layerStores())
   )
 
