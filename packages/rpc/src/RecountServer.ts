@@ -32,8 +32,33 @@ const AuthenticationLive = Layer.effect(
   Effect.map(ApiKeys, (keys) => Authentication.of(Handlers.authentication(keys)))
 )
 
-const rpcRoute = (path: `/${string}`, protocol: "websocket" | "http", serialization: Layer.Layer<RpcSerialization.RpcSerialization>) =>
-  RpcServer.layerHttpRouter({ group: RecountApi, path, protocol, spanPrefix: "recount.rpc" }).pipe(Layer.provide(serialization))
+/**
+ * Refuses WebSocket messages over the limit: the socket protocol closes the connection with 1009
+ * (message too big). The WebSocket library underneath has read the message by then (it allows
+ * up to 100 MiB and the platform does not expose its setting), so this bounds what is processed,
+ * not what is buffered.
+ */
+const limited = (serialization: RpcSerialization.RpcSerialization["Type"]) =>
+  Layer.effect(RpcSerialization.RpcSerialization, Effect.map(ApiConfig, (config) =>
+    RpcSerialization.RpcSerialization.of({
+      contentType: serialization.contentType,
+      includesFraming: serialization.includesFraming,
+      unsafeMake: () => {
+        const parser = serialization.unsafeMake()
+        return {
+          encode: parser.encode,
+          decode: (data) => {
+            if (data.length > config.maxMessageBytes) {
+              throw new RpcSerialization.RpcSerializationError({ reason: "BufferSizeExceeded", maxBufferSize: config.maxMessageBytes, bufferSize: data.length })
+            }
+            return parser.decode(data)
+          }
+        }
+      }
+    })))
+
+const rpcRoute = (path: `/${string}`, protocol: "websocket" | "http", serialization: RpcSerialization.RpcSerialization["Type"]) =>
+  RpcServer.layerHttpRouter({ group: RecountApi, path, protocol, spanPrefix: "recount.rpc" }).pipe(Layer.provide(limited(serialization)))
 
 /**
  * The API's routes, for mounting on an `HttpLayerRouter` of your own.
@@ -41,10 +66,10 @@ const rpcRoute = (path: `/${string}`, protocol: "websocket" | "http", serializat
  * @since 0.1.0
  */
 export const routes = Layer.mergeAll(
-  rpcRoute("/rpc", "websocket", RpcSerialization.layerJson),
-  rpcRoute("/rpc/msgpack", "websocket", RpcSerialization.layerMsgPack),
-  rpcRoute("/rpc/http", "http", RpcSerialization.layerNdjson),
-  rpcRoute("/rpc/http/msgpack", "http", RpcSerialization.layerMsgPack),
+  rpcRoute("/rpc", "websocket", RpcSerialization.json),
+  rpcRoute("/rpc/msgpack", "websocket", RpcSerialization.msgPack),
+  rpcRoute("/rpc/http", "http", RpcSerialization.ndjson),
+  rpcRoute("/rpc/http/msgpack", "http", RpcSerialization.msgPack),
   HttpFace.routes
 ).pipe(Layer.provide([Handlers.layer, AuthenticationLive]))
 

@@ -35,7 +35,7 @@ const interfere = (tenant: string, id: string) =>
   Effect.flatMap(EventStore, (store) =>
     Effect.forever(Effect.zipRight(store.append(`slow-${id}`, [{ type: "Touched", data: {} }], { tenant }), Effect.sleep("40 millis"))))
 
-layer(layerNode({ maxSubscriptionsPerConnection: 2, maxBodyBytes: 64 * 1024 }), { excludeTestServices: true, timeout: 120_000 })("API errors", (it) => {
+layer(layerNode({ maxSubscriptionsPerConnection: 2, maxBodyBytes: 64 * 1024, maxMessageBytes: 64 * 1024 }), { excludeTestServices: true, timeout: 120_000 })("API errors", (it) => {
   it.scoped("over RPC: every error is typed and names what was wrong", () =>
     Effect.gen(function*() {
       const writer = yield* createKey("acme", "write")
@@ -138,6 +138,25 @@ layer(layerNode({ maxSubscriptionsPerConnection: 2, maxBodyBytes: 64 * 1024 }), 
       const openapi = yield* http("/openapi.json")
       expect(openapi.status).toBe(200)
       expect(Object.keys((openapi.body as { paths: Record<string, unknown> }).paths)).toContain("/v1/{tenant}/aggregates/{name}/{id}/commands")
+    }))
+
+  it.scoped("a WebSocket message over the limit closes the connection and runs nothing", () =>
+    Effect.gen(function*() {
+      const key = yield* createKey("acme", "write")
+      const id = fresh("big")
+      const outcome = yield* withClient(
+        Effect.flatMap(RecountClient, (c) => c.dispatch(BankAccount, id, new Open({ owner: "x".repeat(100 * 1024) }))).pipe(
+          Effect.timeout("5 seconds"),
+          Effect.exit
+        ),
+        { apiKey: key.key, transport: "websocket" }
+      )
+      expect(outcome).toMatchObject({
+        _tag: "Failure",
+        cause: { error: { _tag: "RpcClientError", cause: { reason: "Close", code: 1009 } } }
+      })
+      const store = yield* EventStore
+      expect(yield* store.streamVersion(`account-${id}`, { tenant: "acme" })).toBe(0)
     }))
 
   it.scoped("a revoked key is refused on the next message of an open WebSocket", () =>

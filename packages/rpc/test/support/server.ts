@@ -29,7 +29,7 @@ export const Slow = Aggregate.make({
 })
 
 /** A node with the API on a free loopback port, on a fresh database. */
-export const layerNode = (options?: { readonly maxBodyBytes?: number; readonly maxSubscriptionsPerConnection?: number }) =>
+export const layerNode = (options?: { readonly maxBodyBytes?: number; readonly maxMessageBytes?: number; readonly maxSubscriptionsPerConnection?: number }) =>
   RecountServer.layer.pipe(
     Layer.provide(ApiConfig.layer({ port: 0, ...options })),
     Layer.provideMerge(ApiKeys.layer({ bootstrapKey: Redacted.make(bootstrapKey) })),
