@@ -2,7 +2,8 @@ import { expect, layer } from "@effect/vitest"
 import { BankAccount, Deposit, InsufficientFunds, Open, Withdraw } from "@recount/testing/TestAggregates"
 import * as Effect from "effect/Effect"
 import { RecountClient } from "../src/RecountClient.js"
-import { createKey, layerNode, withClient } from "./support/server.js"
+import { EventStore } from "@recount/core/EventStore"
+import { createKey, layerNode, Slow, Touch, withClient } from "./support/server.js"
 
 let n = 0
 const fresh = (prefix: string) => `${prefix}${Date.now().toString(36)}${(n++).toString(36)}`
@@ -31,4 +32,28 @@ layer(layerNode(), { excludeTestServices: true, timeout: 120_000 })("the RPC API
         }))
     }
   }
+
+  it.scoped("a client that disconnects mid-command does not interrupt it; a retry with its id gets the result", () =>
+    Effect.gen(function*() {
+      const key = yield* createKey("acme", "write")
+      const id = fresh("gone")
+      // The client gives up (its connection closes) while the aggregate is still deciding.
+      const gaveUp = yield* withClient(
+        Effect.flatMap(RecountClient, (c) => c.dispatch(Slow, id, new Touch({ millis: 600 }), { commandId: `touch-${id}` })).pipe(
+          Effect.timeout("150 millis"),
+          Effect.exit
+        ),
+        { apiKey: key.key, transport: "websocket" }
+      )
+      expect(gaveUp._tag).toBe("Failure")
+      const store = yield* EventStore
+      expect(yield* store.streamVersion(`slow-${id}`, { tenant: "acme" })).toBe(0)
+      yield* Effect.sleep("1 second")
+      expect(yield* store.streamVersion(`slow-${id}`, { tenant: "acme" })).toBe(1)
+      const retried = yield* withClient(
+        Effect.flatMap(RecountClient, (c) => c.dispatch(Slow, id, new Touch({ millis: 600 }), { commandId: `touch-${id}` })),
+        { apiKey: key.key }
+      )
+      expect(retried).toMatchObject({ streamVersion: 1, alreadyApplied: true })
+    }))
 })
