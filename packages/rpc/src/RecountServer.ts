@@ -13,7 +13,7 @@
  *
  * @since 0.1.0
  */
-import { HttpLayerRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Headers, HttpLayerRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import { NodeHttpServer } from "@effect/platform-node"
 import { RpcSerialization, RpcServer } from "@effect/rpc"
@@ -92,7 +92,13 @@ export const layer = Layer.unwrapEffect(Effect.map(ApiConfig, (config) =>
             { _tag: "LimitExceeded", limit: "request body bytes", max: config.maxBodyBytes },
             { status: 413 }
           ))
-          : HttpIncomingMessage.withMaxBodySize(app, Option.some(config.maxBodyBytes)))
+          : HttpIncomingMessage.withMaxBodySize(
+            // The HTTP face speaks JSON only; `curl -d` labels its body as a form.
+            request.url.startsWith("/v1/") && request.headers["content-type"] !== "application/json"
+              ? Effect.provideService(app, HttpServerRequest.HttpServerRequest, request.modify({ headers: Headers.set(request.headers, "content-type", "application/json") }))
+              : app,
+            Option.some(config.maxBodyBytes)
+          ))
   }).pipe(Layer.provideMerge(NodeHttpServer.layer(() => createServer(), { host: config.host, port: config.port })))
 ))
 

@@ -1,0 +1,84 @@
+/**
+ * An order: placed with lines, then paid, then shipped; or cancelled before it ships.
+ */
+import * as Aggregate from "@recount/core/Aggregate"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+
+export const Line = Schema.Struct({
+  sku: Schema.NonEmptyString,
+  quantity: Schema.Int.pipe(Schema.positive()),
+  price: Schema.Number.pipe(Schema.nonNegative(), Schema.finite())
+})
+
+export class PlaceOrder extends Schema.TaggedClass<PlaceOrder>()("PlaceOrder", {
+  customerId: Schema.NonEmptyString,
+  lines: Schema.NonEmptyArray(Line)
+}) {}
+export class PayOrder extends Schema.TaggedClass<PayOrder>()("PayOrder", { amount: Schema.Number.pipe(Schema.positive()) }) {}
+export class ShipOrder extends Schema.TaggedClass<ShipOrder>()("ShipOrder", {}) {}
+export class CancelOrder extends Schema.TaggedClass<CancelOrder>()("CancelOrder", { reason: Schema.String }) {}
+
+export class OrderPlaced extends Schema.TaggedClass<OrderPlaced>()("OrderPlaced", {
+  customerId: Schema.String,
+  lines: Schema.Array(Line),
+  total: Schema.Number
+}) {}
+export class OrderPaid extends Schema.TaggedClass<OrderPaid>()("OrderPaid", { amount: Schema.Number }) {}
+export class OrderShipped extends Schema.TaggedClass<OrderShipped>()("OrderShipped", {}) {}
+export class OrderCancelled extends Schema.TaggedClass<OrderCancelled>()("OrderCancelled", { reason: Schema.String }) {}
+
+export class OrderNotFound extends Schema.TaggedError<OrderNotFound>()("OrderNotFound", {}) {}
+export class OrderAlreadyPlaced extends Schema.TaggedError<OrderAlreadyPlaced>()("OrderAlreadyPlaced", {}) {}
+export class WrongOrderStatus extends Schema.TaggedError<WrongOrderStatus>()("WrongOrderStatus", { status: Schema.String, wanted: Schema.String }) {}
+export class WrongAmount extends Schema.TaggedError<WrongAmount>()("WrongAmount", { due: Schema.Number, paid: Schema.Number }) {}
+
+export const OrderState = Schema.Struct({
+  status: Schema.Literal("none", "placed", "paid", "shipped", "cancelled"),
+  customerId: Schema.String,
+  total: Schema.Number
+})
+export type OrderState = typeof OrderState.Type
+
+const expect = (state: OrderState, wanted: OrderState["status"]): Effect.Effect<void, OrderNotFound | WrongOrderStatus> =>
+  state.status === "none" ? Effect.fail(new OrderNotFound()) : state.status === wanted ? Effect.void : Effect.fail(new WrongOrderStatus({ status: state.status, wanted }))
+
+export const Order = Aggregate.make({
+  name: "order",
+  commands: [PlaceOrder, PayOrder, ShipOrder, CancelOrder],
+  events: [OrderPlaced, OrderPaid, OrderShipped, OrderCancelled],
+  errors: [OrderNotFound, OrderAlreadyPlaced, WrongOrderStatus, WrongAmount],
+  initialState: { status: "none", customerId: "", total: 0 } as OrderState,
+  decide: (state, command) => {
+    switch (command._tag) {
+      case "PlaceOrder":
+        return state.status !== "none"
+          ? Effect.fail(new OrderAlreadyPlaced())
+          : Effect.succeed([new OrderPlaced({ customerId: command.customerId, lines: command.lines, total: command.lines.reduce((t, l) => t + l.quantity * l.price, 0) })])
+      case "PayOrder":
+        return Effect.zipRight(
+          expect(state, "placed"),
+          command.amount === state.total ? Effect.succeed([new OrderPaid({ amount: command.amount })]) : Effect.fail(new WrongAmount({ due: state.total, paid: command.amount }))
+        )
+      case "ShipOrder":
+        return Effect.as(expect(state, "paid"), [new OrderShipped()])
+      case "CancelOrder":
+        return state.status === "cancelled" ? Effect.succeed([]) : state.status === "shipped" || state.status === "none"
+          ? Effect.fail(new WrongOrderStatus({ status: state.status, wanted: "placed or paid" }))
+          : Effect.succeed([new OrderCancelled({ reason: command.reason })])
+    }
+  },
+  evolve: (state, event): OrderState => {
+    switch (event._tag) {
+      case "OrderPlaced":
+        return { status: "placed", customerId: event.customerId, total: event.total }
+      case "OrderPaid":
+        return { ...state, status: "paid" }
+      case "OrderShipped":
+        return { ...state, status: "shipped" }
+      case "OrderCancelled":
+        return { ...state, status: "cancelled" }
+    }
+  },
+  snapshot: { every: 50, schema: OrderState, version: 1 }
+})
