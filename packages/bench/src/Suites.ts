@@ -27,6 +27,10 @@ export const suites: Readonly<Record<string, SuiteEntry>> = {
   commands: {
     description: "commands through a Recount node vs the plain pg floor and Emmett; latency, wake time, memory",
     load: () => import("./CommandsBench.js").then((m) => m.suite)
+  },
+  rpc: {
+    description: "commands through the public API (WebSocket, HTTP; JSON, MessagePack) from a client process vs in-process dispatch",
+    load: () => import("./RpcBench.js").then((m) => m.suite)
   }
 }
 
