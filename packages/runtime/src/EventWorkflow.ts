@@ -1,0 +1,138 @@
+/**
+ * Workflows that events start, on `@effect/workflow` and `ClusterWorkflowEngine`: durable, and
+ * started exactly once per triggering event. A trigger follows the log like a projection, with
+ * its own checkpoint; the workflow's idempotency key is the triggering event's id, so replaying
+ * the log, a crash between starting and checkpointing, or two nodes racing never start a second
+ * execution. Activities that dispatch commands derive the command id from the execution id and
+ * the step, so a re-run activity never applies a command twice.
+ *
+ * @since 0.1.0
+ */
+import * as Activity from "@effect/workflow/Activity"
+import * as Workflow from "@effect/workflow/Workflow"
+import { WorkflowEngine, WorkflowInstance } from "@effect/workflow/WorkflowEngine"
+import type * as Aggregate from "@recount/core/Aggregate"
+import { CommandResult } from "@recount/core/CommandResult"
+import type { RecordedEvent } from "@recount/core/EventEnvelope"
+import type * as EventRegistry from "@recount/core/EventRegistry"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import { CommandBus } from "./CommandBus.js"
+import type * as Projection from "./Projection.js"
+import * as SideEffect from "./SideEffect.js"
+
+/**
+ * A workflow started by events: its payload has `triggeringEventId`, which is its idempotency key.
+ *
+ * @since 0.1.0
+ */
+export const make = <
+  const Name extends string,
+  const Fields extends Schema.Struct.Fields,
+  Success extends Schema.Schema.Any = typeof Schema.Void,
+  Error extends Schema.Schema.All = typeof Schema.Never
+>(options: {
+  readonly name: Name
+  readonly payload: Fields
+  readonly success?: Success
+  readonly error?: Error
+}) =>
+  Workflow.make({
+    name: options.name,
+    payload: { ...options.payload, triggeringEventId: Schema.String } as Fields & { readonly triggeringEventId: typeof Schema.String },
+    // The payload always carries the event id: it is part of the schema built just above.
+    idempotencyKey: (payload) => (payload as unknown as { readonly triggeringEventId: string }).triggeringEventId,
+    success: options.success as Success,
+    error: options.error as Error
+  })
+
+/** A workflow made by `make`. */
+export type Any = Workflow.Workflow<string, Schema.Struct<{ readonly triggeringEventId: typeof Schema.String }>, Schema.Schema.Any, Schema.Schema.All>
+
+/** The payload a trigger builds: the workflow's, without the triggering event id. */
+export type PayloadOf<W> = W extends Workflow.Workflow<string, infer P, infer _S, infer _E>
+  ? Omit<Schema.Struct.Constructor<P extends Schema.Struct<infer F> ? F : never>, "triggeringEventId">
+  : never
+
+/**
+ * Which events start a workflow, and with what payload.
+ *
+ * @since 0.1.0
+ */
+export interface Trigger {
+  readonly name: string
+  readonly toProjection: (engine: WorkflowEngine["Type"]) => Projection.Projection<unknown>
+}
+
+/**
+ * Starts `workflow` for each event of the given types (and categories): once per event.
+ *
+ * @since 0.1.0
+ */
+export const trigger = <E extends { readonly _tag: string }, W extends Workflow.Workflow<string, any, any, any>>(
+  workflow: W,
+  options: {
+    /** Names the trigger's checkpoint; defaults to `start-<workflow name>`. */
+    readonly name?: string | undefined
+    readonly events: EventRegistry.EventRegistry<E>
+    readonly eventTypes?: ReadonlyArray<E["_tag"]> | undefined
+    readonly categories?: ReadonlyArray<string> | undefined
+    readonly payload: (event: E, envelope: RecordedEvent) => PayloadOf<W>
+  }
+): Trigger => {
+  const name = options.name ?? `start-${workflow.name}`
+  return {
+    name,
+    toProjection: (engine) =>
+      SideEffect.make<E>({
+        name,
+        events: options.events,
+        eventTypes: options.eventTypes,
+        categories: options.categories,
+        batchSize: 50,
+        handle: (event, envelope) =>
+          workflow.execute({ ...options.payload(event, envelope), triggeringEventId: envelope.eventId }, { discard: true }).pipe(
+            Effect.asVoid,
+            Effect.provideService(WorkflowEngine, engine)
+          ) as Effect.Effect<void>
+      }) as Projection.Projection<unknown>
+  }
+}
+
+const transient = new Set(["CommandTimeout", "AggregateUnavailable", "CommandConflict"])
+
+/**
+ * An activity that dispatches a command from inside a workflow. Its command id is
+ * `<execution id>/<step>`, so a re-run (after a crash, on another node) returns the first
+ * result instead of applying the command again. Domain errors fail the activity (and are
+ * journaled); delivery errors are retried, then end the workflow as a defect.
+ *
+ * @since 0.1.0
+ */
+export const dispatch = <A extends Aggregate.Any>(
+  aggregate: A,
+  aggregateId: string,
+  command: Aggregate.CommandOf<A>,
+  options: { readonly step: string; readonly tenant?: string | undefined }
+) =>
+  Effect.gen(function*() {
+    const instance = yield* WorkflowInstance
+    const bus = yield* CommandBus
+    return yield* Activity.make({
+      name: options.step,
+      success: CommandResult,
+      error: aggregate.errors as Schema.Schema<Aggregate.ErrorOf<A>, unknown>,
+      execute: bus.dispatch(aggregate, aggregateId, command, { commandId: `${instance.executionId}/${options.step}`, tenant: options.tenant }).pipe(
+        Effect.retry({
+          while: (e) => typeof e === "object" && e !== null && "_tag" in e && transient.has(String(e._tag)),
+          schedule: Schedule.exponential("200 millis").pipe(Schedule.intersect(Schedule.recurs(8)))
+        }),
+        Effect.catchIf(
+          (e): e is Exclude<typeof e, Aggregate.ErrorOf<A>> => !Schema.is(aggregate.errors)(e),
+          (e) => Effect.die(e)
+        ),
+        Effect.map(({ projections: _, ...result }) => result)
+      ) as Effect.Effect<CommandResult, Aggregate.ErrorOf<A>>
+    })
+  })
