@@ -8,6 +8,7 @@
  *
  * @since 0.1.0
  */
+import * as SqlClient from "@effect/sql/SqlClient"
 import * as Activity from "@effect/workflow/Activity"
 import * as Workflow from "@effect/workflow/Workflow"
 import { WorkflowEngine, WorkflowInstance } from "@effect/workflow/WorkflowEngine"
@@ -136,3 +137,63 @@ export const dispatch = <A extends Aggregate.Any>(
       ) as Effect.Effect<CommandResult, Aggregate.ErrorOf<A>>
     })
   })
+
+/**
+ * One execution of a workflow, as `executions` lists it.
+ *
+ * @since 0.1.0
+ */
+export interface Execution {
+  readonly executionId: string
+  /** The triggering event, for workflows made by `make`. */
+  readonly triggeringEventId: string | undefined
+  readonly payload: unknown
+  /** `running` (started, not suspended or finished), `suspended` (waiting on a timer or signal), `completed`, `failed`. */
+  readonly status: "running" | "suspended" | "completed" | "failed"
+}
+
+/**
+ * The executions of a workflow, newest first, read from the cluster's message tables (where the
+ * engine keeps them) and polled for their state.
+ *
+ * @since 0.1.0
+ */
+export const executions = <W extends Workflow.Workflow<string, any, any, any>>(workflow: W, options?: { readonly limit?: number | undefined }) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const rows = yield* sql.unsafe<{ entity_id: string; payload: string }>(
+      `SELECT entity_id, payload FROM cluster_messages WHERE entity_type = $1 AND tag = 'run' AND kind = 0 ORDER BY id DESC LIMIT $2`,
+      [`Workflow/${workflow.name}`, options?.limit ?? 100]
+    )
+    return yield* Effect.forEach(rows, (row) =>
+      Effect.map(workflow.poll(row.entity_id) as Effect.Effect<Workflow.Result<unknown, unknown> | undefined, never, WorkflowEngine>, (result): Execution => {
+        const payload = parseJson(row.payload)
+        const triggeringEventId = typeof payload === "object" && payload !== null && "triggeringEventId" in payload
+          ? String((payload as { triggeringEventId: unknown }).triggeringEventId)
+          : undefined
+        return {
+          executionId: row.entity_id,
+          triggeringEventId,
+          payload,
+          status: result === undefined ? "running"
+            : result._tag === "Suspended" ? "suspended"
+            : result.exit._tag === "Success" ? "completed"
+            : "failed"
+        }
+      }))
+  })
+
+/**
+ * Cancels an execution: it is interrupted and its compensations run.
+ *
+ * @since 0.1.0
+ */
+export const cancel = <W extends Workflow.Workflow<string, any, any, any>>(workflow: W, executionId: string) => workflow.interrupt(executionId)
+
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text
+  }
+}
