@@ -31,6 +31,10 @@ export const suites: Readonly<Record<string, SuiteEntry>> = {
   rpc: {
     description: "commands through the public API (WebSocket, HTTP; JSON, MessagePack) from a client process vs in-process dispatch",
     load: () => import("./RpcBench.js").then((m) => m.suite)
+  },
+  projections: {
+    description: "projection catch-up vs a plain pg loop and Emmett's projector; live lag",
+    load: () => import("./ProjectionsBench.js").then((m) => m.suite)
   }
 }
 

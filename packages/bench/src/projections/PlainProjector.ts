@@ -1,0 +1,80 @@
+/**
+ * The baseline projector: a hand-written loop on plain `pg` doing what Recount's projector does for
+ * one projection, and nothing else. One transaction per page: read the next page of the log with
+ * Recount's fence, apply it, move the checkpoint, commit. No lease, no failure handling, no decoding.
+ *
+ * @since 0.1.0
+ */
+import type pg from "pg"
+import * as ReadModel from "./ReadModel.js"
+
+/**
+ * The statement Recount's `readAll` sends for a projection that names its event types
+ * (packages/postgres/src/PgEventStore.ts): the same columns, fence, filter and order.
+ */
+const readPageSql = "SELECT global_position, transaction_id::text AS transaction_id, tenant, stream_name, category, " +
+  "stream_version, event_id, event_type, schema_version, data, metadata, correlation_id, causation_id, recorded_at " +
+  "FROM recount_events WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint) " +
+  "AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()) AND event_type = ANY($3::text[]) " +
+  "ORDER BY recount_events.transaction_id, recount_events.global_position LIMIT $4"
+
+interface Row {
+  readonly global_position: string
+  readonly transaction_id: string
+  readonly data: { readonly accountId: string; readonly amount: number }
+}
+
+/** The baseline's checkpoints, one row per read model. */
+export const checkpointsTable = "plain_projection_checkpoints"
+
+/** @since 0.1.0 */
+export const createCheckpoints = `CREATE TABLE IF NOT EXISTS ${checkpointsTable} ` +
+  "(name text PRIMARY KEY, transaction_id xid8 NOT NULL, global_position bigint NOT NULL)"
+
+/** @since 0.1.0 */
+export type Mode = "per-event" | "batched"
+
+/**
+ * Builds `table` from the start of the log until a page comes back empty; returns the events it
+ * applied.
+ *
+ * @since 0.1.0
+ */
+export const catchUp = async (pool: pg.Pool, table: string, mode: Mode, pageSize: number): Promise<number> => {
+  const client = await pool.connect()
+  try {
+    await client.query(ReadModel.createTable(table))
+    await client.query(`INSERT INTO ${checkpointsTable} VALUES ($1, '0', 0)`, [table])
+    const upsertOne = ReadModel.upsertOne(table)
+    const upsertMany = ReadModel.upsertMany(table)
+    const types = [ReadModel.eventType]
+    let tx = "0"
+    let pos = "0"
+    let applied = 0
+    for (;;) {
+      await client.query("BEGIN")
+      const { rows } = await client.query<Row>(readPageSql, [tx, pos, types, pageSize])
+      if (rows.length === 0) {
+        await client.query("COMMIT")
+        return applied
+      }
+      if (mode === "per-event") {
+        for (const row of rows) await client.query(upsertOne, [row.data.accountId, row.data.amount])
+      } else {
+        const sums = ReadModel.sumByAccount(rows.map((r) => r.data))
+        await client.query(upsertMany, [sums.accounts, sums.amounts, sums.counts])
+      }
+      const last = rows[rows.length - 1]!
+      tx = last.transaction_id
+      pos = last.global_position
+      await client.query(`UPDATE ${checkpointsTable} SET transaction_id = $2::xid8, global_position = $3 WHERE name = $1`, [table, tx, pos])
+      await client.query("COMMIT")
+      applied += rows.length
+    }
+  } catch (e) {
+    await client.query("ROLLBACK").catch(() => undefined)
+    throw e
+  } finally {
+    client.release()
+  }
+}
