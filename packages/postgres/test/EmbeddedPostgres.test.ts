@@ -24,6 +24,10 @@ it.live("a second start on the same folder reuses the data; the scope stops the 
     const dataDir = Path.join(parent, "nested", "pg")
     const first = yield* Effect.scoped(Effect.gen(function*() {
       const running = yield* EmbeddedPostgres.start({ dataDir })
+      // The library's exit hook (async-exit-hook) would call process.exit(0) and hide a failing
+      // run's exit code; its handlers are recognisable by their event filters.
+      const hooks = [...process.listeners("beforeExit"), ...process.listeners("exit")].filter((l) => String(l).includes("eventFilters"))
+      expect(hooks).toEqual([])
       expect(running.initialised).toBe(true)
       expect(Redacted.value(running.url)).toContain("127.0.0.1")
       yield* query(running.url, "CREATE TABLE kept (v text); INSERT INTO kept VALUES ('still here')")

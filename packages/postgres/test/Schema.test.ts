@@ -46,11 +46,21 @@ layer(TestDatabase.layerStores(), { excludeTestServices: true })("schema (Postgr
       const byTable: Record<string, Array<string>> = {}
       for (const c of columns) (byTable[c.table_name] ??= []).push(c.column_name)
       expect(byTable).toEqual({
+        recount_api_keys: ["id", "tenant", "role", "name", "secret_hash", "created_at", "revoked_at"],
         recount_checkpoints: ["name", "transaction_id", "global_position", "updated_at"],
         recount_commands: ["tenant", "command_id", "stream_name", "first_version", "last_version", "global_position", "recorded_at"],
         recount_events: [
           "global_position", "transaction_id", "tenant", "stream_name", "category", "stream_version", "event_id",
           "event_type", "schema_version", "data", "metadata", "correlation_id", "causation_id", "recorded_at"
+        ],
+        recount_dead_letters: [
+          "projection", "event_id", "transaction_id", "global_position", "tenant", "stream_name", "stream_version", "event_type",
+          "error", "attempts", "status", "parked_at", "resolved_at"
+        ],
+        recount_projection_migrations: ["projection", "version", "migration", "applied_at"],
+        recount_projections: [
+          "name", "version", "transaction_id", "global_position", "events_applied", "paused", "failed_at", "last_error",
+          "rebuild_version", "rebuild_transaction_id", "rebuild_position", "rebuild_started_at", "owner", "epoch", "heartbeat_at", "updated_at"
         ],
         recount_snapshots: ["tenant", "stream_name", "version", "schema_version", "state", "taken_at"],
         recount_streams: ["tenant", "stream_name", "category", "version", "last_position", "created_at", "updated_at"]
