@@ -124,6 +124,10 @@ export const run = (projection: Projection.Any, options: RunnerOptions) =>
 
     const checkpointColumns = (kind: Kind) => kind === "live" ? ["transaction_id", "global_position"] : ["rebuild_transaction_id", "rebuild_position"]
 
+    // The control row as the last live batch's transaction saw it (locked): while batches keep
+    // coming, the loop goes on from it instead of reading the row again.
+    let locked: Rows.ControlRow | undefined
+
     /** Applies a batch and moves the checkpoint past it, in one transaction. */
     const applyBatch = (epoch: bigint, kind: Kind, version: number, from: Checkpoint.Checkpoint, events: ReadonlyArray<RecordedEvent>) => {
       const to = Checkpoint.of(events[events.length - 1]!)
@@ -135,8 +139,9 @@ export const run = (projection: Projection.Any, options: RunnerOptions) =>
         if (row.epoch !== epoch) return yield* new Fenced({ reason: "another instance took the lease" })
         yield* applyHandler(events, version)
       })
-      return Effect.zipRight(sideEffect, fenced(epoch, { kind, version, checkpoint: from }, () =>
+      return Effect.zipRight(sideEffect, fenced(epoch, { kind, version, checkpoint: from }, (row) =>
         Effect.gen(function*() {
+          locked = kind === "live" ? { ...row, checkpoint: to, eventsApplied: row.eventsApplied + BigInt(events.length) } : undefined
           if (hooks.beforeApply) yield* hooks.beforeApply(events)
           if (projection.transactional) yield* applyHandler(events, version)
           if (hooks.beforeCheckpoint) yield* hooks.beforeCheckpoint(events)
@@ -320,18 +325,32 @@ export const run = (projection: Projection.Any, options: RunnerOptions) =>
         yield* Rows.migrate(projection, Projection.target(projection, (yield* loadRow).version))
         yield* sql.withTransaction(Effect.flatMap(loadRow, (row) => Rows.pointViews(projection, Projection.target(projection, row.version))))
         let lastHeartbeat = Date.now()
+        let lastRetryCheck = 0
+        let carried: Rows.ControlRow | undefined
         while (true) {
           const seen = store.appended.count()
-          const row = yield* loadRow
+          const row = carried ?? (yield* loadRow)
+          carried = undefined
           if (row.epoch !== epoch) return yield* new Fenced({ reason: "another instance took the lease" })
           let worked = false
           if (!row.paused && !row.failed) {
-            worked = yield* retryParked(epoch, row.version)
+            // Operators ask for retries rarely: look for requests once a second, not per batch.
+            if (Date.now() - lastRetryCheck >= 1000) {
+              lastRetryCheck = Date.now()
+              worked = yield* retryParked(epoch, row.version)
+            }
             const live = yield* readAfter(row.checkpoint)
             if (live.events.length > 0) {
+              locked = undefined
               yield* applyFrom(epoch, "live", row.version, row.checkpoint, live.events)
               options.onProgress()
               worked = true
+              // A full batch that went through whole: more are likely, and the row is known.
+              const last = Checkpoint.of(live.events[live.events.length - 1]!)
+              const after = locked as Rows.ControlRow | undefined // set by the batch's transaction
+              if (live.events.length >= projection.batchSize && after && row.rebuildVersion === null && Checkpoint.compare(after.checkpoint, last) === 0) {
+                carried = after
+              }
             }
           }
           if (row.rebuildVersion !== null && row.rebuildCheckpoint !== null && !row.paused) {
