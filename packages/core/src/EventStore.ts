@@ -56,7 +56,8 @@ export interface ReadAllOptions {
 
 /**
  * One batch of the global log. `checkpoint` is where the next read starts: after the batch's last
- * event, or the given checkpoint when the batch is empty.
+ * event when the batch is full; when it is short, after the last event of the log (under the
+ * fence), so that a filtered reader moves past the events that are not of its kind.
  *
  * @since 0.1.0
  */

@@ -247,13 +247,31 @@ export const make = Effect.gen(function*() {
         where += ` AND event_type = ANY($${params.length}::text[])`
       }
       params.push(batchSize)
-      const rows = yield* query<EventRow>(
+      const page = `SELECT ${eventColumns} FROM recount_events WHERE ${where} ORDER BY recount_events.transaction_id, recount_events.global_position LIMIT $${params.length}`
+      const filtered = options?.tenant !== undefined || options?.categories !== undefined || options?.eventTypes !== undefined
+      if (!filtered) {
+        const rows = yield* query<EventRow>(pool, page, params).pipe(Effect.mapError(unavailable("readAll")))
+        const events = rows.map(toRecordedEvent)
+        return { events, checkpoint: events.length > 0 ? Checkpoint.of(events[events.length - 1]!) : after }
+      }
+      // A filtered reader that finds few or no events of its kind must still move past the others,
+      // or it reads them all again on every wake-up. The same statement (one snapshot) returns the
+      // last event under the fence; when the page is short, nothing between is of its kind.
+      const rows = yield* query<EventRow & { readonly head: boolean }>(
         pool,
-        `SELECT ${eventColumns} FROM recount_events WHERE ${where} ORDER BY recount_events.transaction_id, recount_events.global_position LIMIT $${params.length}`,
+        `(SELECT ${eventColumns}, false AS head FROM (${page}) AS page)
+         UNION ALL
+         (SELECT ${eventColumns}, true AS head FROM recount_events
+          WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint) AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+          ORDER BY recount_events.transaction_id DESC, recount_events.global_position DESC LIMIT 1)`,
         params
       ).pipe(Effect.mapError(unavailable("readAll")))
-      const events = rows.map(toRecordedEvent)
-      return { events, checkpoint: events.length > 0 ? Checkpoint.of(events[events.length - 1]!) : after }
+      const events = rows.filter((r) => !r.head).map(toRecordedEvent)
+        .sort((a, b) => Checkpoint.compare(Checkpoint.of(a), Checkpoint.of(b)))
+      const head = rows.find((r) => r.head)
+      const last = events.length > 0 ? Checkpoint.of(events[events.length - 1]!) : after
+      const checkpoint = events.length < batchSize && head ? Checkpoint.of(toRecordedEvent(head)) : last
+      return { events, checkpoint }
     })
 
   const subscribe = Kit.subscription({ config, wakeup, readAll, onStart: listen })

@@ -94,6 +94,16 @@ layer(layerLocal([makeBalances()], fast).pipe(Layer.provideMerge(TestDatabase.la
       yield* expectReadModelEqualsLog
     }))
 
+  it.effect("events of other kinds move the checkpoint without being applied", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore
+      const projections = yield* Projections
+      const [before] = yield* caughtUp()
+      const other = yield* store.append(`audit-${fresh("x")}`, [{ type: "Noted", data: {} }, { type: "Noted", data: {} }])
+      const [after] = yield* eventually(projections.status(["balances"]), ([s]) => s!.checkpoint.position >= other.globalPosition, 10_000)
+      expect(after!.eventsApplied).toBe(before!.eventsApplied)
+    }))
+
   it.effect("operations name what was wrong", () =>
     Effect.gen(function*() {
       const projections = yield* Projections

@@ -286,6 +286,27 @@ export const run = <E>(name: string, stores: Layer.Layer<EventStore | SnapshotSt
         expect(end.checkpoint).toEqual(Checkpoint.of(log[log.length - 1]!))
       }))
 
+    it.effect("a filtered read moves past the events that are not of its kind, but never past a full batch", () =>
+      Effect.gen(function*() {
+        const store = yield* EventStore
+        const category = `skip${Math.random().toString(36).slice(2, 8)}`
+        const start = (yield* readLog({ batchSize: 10_000 })).map(Checkpoint.of).pop() ?? Checkpoint.start
+        yield* store.append(uniqueStream(category), [event(1), { type: "Withdrawn", data: { amount: 1 } }, event(2)])
+        const others = yield* store.append(uniqueStream("elsewhere"), [event(3), event(4)])
+        const nothing = yield* store.readAll({ after: start, eventTypes: ["NeverWritten"], batchSize: 10 })
+        expect(nothing.events).toEqual([])
+        expect(nothing.checkpoint.position).toBe(others.globalPosition)
+        const one = yield* store.readAll({ after: start, categories: [category], eventTypes: ["Withdrawn"], batchSize: 10 })
+        expect(one.events.map((e) => e.type)).toEqual(["Withdrawn"])
+        expect(one.checkpoint.position).toBe(others.globalPosition)
+        // A full batch stops at its last event: what comes after is not read yet.
+        const full = yield* store.readAll({ after: start, categories: [category], batchSize: 2 })
+        expect(full.events.length).toBe(2)
+        expect(full.checkpoint).toEqual(Checkpoint.of(full.events[1]!))
+        const rest = yield* store.readAll({ after: full.checkpoint, categories: [category], batchSize: 2 })
+        expect(rest.events.map((e) => e.data)).toEqual([{ amount: 2 }])
+      }))
+
     it.effect("a subscription catches up, then follows new events", () =>
       Effect.gen(function*() {
         const store = yield* EventStore

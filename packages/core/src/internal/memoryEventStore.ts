@@ -158,7 +158,11 @@ export const make = (config: EventStoreConfigShape): EventStoreService => {
         const e = log[i]!
         if (Checkpoint.compare(Checkpoint.of(e), after) > 0 && keep(e)) events.push(e)
       }
-      const checkpoint = events.length > 0 ? Checkpoint.of(events[events.length - 1]!) : after
+      // A short batch has seen the whole log: move past the events that did not match too.
+      const head = log[log.length - 1]
+      const checkpoint = events.length < batchSize && head && Checkpoint.compare(Checkpoint.of(head), after) > 0
+        ? Checkpoint.of(head)
+        : events.length > 0 ? Checkpoint.of(events[events.length - 1]!) : after
       return { events, checkpoint }
     })
 

@@ -326,6 +326,7 @@ export const run = (projection: Projection.Any, options: RunnerOptions) =>
         yield* sql.withTransaction(Effect.flatMap(loadRow, (row) => Rows.pointViews(projection, Projection.target(projection, row.version))))
         let lastHeartbeat = Date.now()
         let lastRetryCheck = 0
+        let lastSkip = 0
         let carried: Rows.ControlRow | undefined
         while (true) {
           const seen = store.appended.count()
@@ -351,6 +352,17 @@ export const run = (projection: Projection.Any, options: RunnerOptions) =>
               if (live.events.length >= projection.batchSize && after && row.rebuildVersion === null && Checkpoint.compare(after.checkpoint, last) === 0) {
                 carried = after
               }
+            } else if (Checkpoint.compare(live.checkpoint, row.checkpoint) > 0 && Date.now() - lastSkip >= 1000) {
+              // Only events of other kinds arrived: move past them (at most once a second), so
+              // that the next read does not scan them again.
+              lastSkip = Date.now()
+              const to = live.checkpoint
+              yield* fenced(epoch, { kind: "live", version: row.version, checkpoint: row.checkpoint }, () =>
+                sql.unsafe(
+                  "UPDATE recount_projections SET transaction_id = $2::xid8, global_position = $3, heartbeat_at = now() WHERE name = $1",
+                  [name, String(to.transactionId), String(to.position)]
+                ))
+              lastHeartbeat = Date.now()
             }
           }
           if (row.rebuildVersion !== null && row.rebuildCheckpoint !== null && !row.paused) {
