@@ -17,7 +17,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { randomBytes } from "node:crypto"
-import { aggregates, projections } from "./index.js"
+import { app } from "./index.js"
 
 const main = Effect.gen(function*() {
   const configured = yield* ApiKeys.bootstrapKeyConfig
@@ -25,7 +25,7 @@ const main = Effect.gen(function*() {
   const Node = RecountServer.layer.pipe(
     Layer.provide(ApiConfig.layerFromEnv),
     Layer.provideMerge(ApiKeys.layer({ bootstrapKey: key })),
-    Layer.provideMerge(RecountNode.layerSingle({ aggregates, projections })),
+    Layer.provideMerge(RecountNode.layerSingle(app())),
     Layer.provideMerge(PgStores.layer),
     Layer.provideMerge(Database.layer())
   )

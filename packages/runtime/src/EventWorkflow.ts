@@ -197,3 +197,12 @@ const parseJson = (text: string): unknown => {
     return text
   }
 }
+
+/**
+ * A journaled step of a workflow (a read, a call): it runs once, and a resumed or re-run workflow
+ * gets its recorded result instead of running it again.
+ *
+ * @since 0.1.0
+ */
+export const step = <A, I, R>(name: string, success: Schema.Schema<A, I>, execute: Effect.Effect<A, never, R>) =>
+  Activity.make({ name, success, execute })

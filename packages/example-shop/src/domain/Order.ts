@@ -11,9 +11,16 @@ export const Line = Schema.Struct({
   price: Schema.Number.pipe(Schema.nonNegative(), Schema.finite())
 })
 
+/** How the customer pays: a card (captured at once) or an invoice (paid later, or the order is cancelled). */
+export const PaymentMethod = Schema.Union(
+  Schema.Struct({ method: Schema.Literal("card"), card: Schema.String }),
+  Schema.Struct({ method: Schema.Literal("invoice") })
+)
+
 export class PlaceOrder extends Schema.TaggedClass<PlaceOrder>()("PlaceOrder", {
   customerId: Schema.NonEmptyString,
-  lines: Schema.NonEmptyArray(Line)
+  lines: Schema.NonEmptyArray(Line),
+  payment: Schema.optionalWith(PaymentMethod, { default: () => ({ method: "card" as const, card: "4242" }) })
 }) {}
 export class PayOrder extends Schema.TaggedClass<PayOrder>()("PayOrder", { amount: Schema.Number.pipe(Schema.positive()) }) {}
 export class ShipOrder extends Schema.TaggedClass<ShipOrder>()("ShipOrder", {}) {}
@@ -22,7 +29,8 @@ export class CancelOrder extends Schema.TaggedClass<CancelOrder>()("CancelOrder"
 export class OrderPlaced extends Schema.TaggedClass<OrderPlaced>()("OrderPlaced", {
   customerId: Schema.String,
   lines: Schema.Array(Line),
-  total: Schema.Number
+  total: Schema.Number,
+  payment: Schema.optionalWith(PaymentMethod, { default: () => ({ method: "card" as const, card: "4242" }) })
 }) {}
 export class OrderPaid extends Schema.TaggedClass<OrderPaid>()("OrderPaid", { amount: Schema.Number }) {}
 export class OrderShipped extends Schema.TaggedClass<OrderShipped>()("OrderShipped", {}) {}
@@ -54,7 +62,12 @@ export const Order = Aggregate.make({
       case "PlaceOrder":
         return state.status !== "none"
           ? Effect.fail(new OrderAlreadyPlaced())
-          : Effect.succeed([new OrderPlaced({ customerId: command.customerId, lines: command.lines, total: command.lines.reduce((t, l) => t + l.quantity * l.price, 0) })])
+          : Effect.succeed([new OrderPlaced({
+            customerId: command.customerId,
+            lines: command.lines,
+            total: command.lines.reduce((t, l) => t + l.quantity * l.price, 0),
+            payment: command.payment
+          })])
       case "PayOrder":
         return Effect.zipRight(
           expect(state, "placed"),

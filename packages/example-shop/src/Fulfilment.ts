@@ -1,0 +1,83 @@
+/**
+ * The order-fulfilment saga. `OrderPlaced` starts it: it reserves the stock of every line, takes
+ * the payment, marks the order paid and ships it. A refused payment releases the stock and
+ * cancels the order; an invoice that is not paid within the payment timeout does the same,
+ * woken by a durable timer that survives restarts. Every step is a command with an id derived
+ * from the execution, so a step that runs again never applies twice.
+ */
+import * as DurableClock from "@effect/workflow/DurableClock"
+import { CommandBus } from "@recount/runtime/CommandBus"
+import * as EventWorkflow from "@recount/runtime/EventWorkflow"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import { Inventory, OutOfStock, ReleaseStock, ReserveStock } from "./domain/Inventory.js"
+import { CancelOrder, Line, Order, PaymentMethod, PayOrder, ShipOrder } from "./domain/Order.js"
+import { Payment, PaymentRefused, RequestPayment } from "./domain/Payment.js"
+
+/** Why the saga gave the order up. */
+export class OrderAbandoned extends Schema.TaggedError<OrderAbandoned>()("OrderAbandoned", { orderId: Schema.String, reason: Schema.String }) {}
+
+export const OrderFulfilment = EventWorkflow.make({
+  name: "OrderFulfilment",
+  payload: { orderId: Schema.String, lines: Schema.Array(Line), total: Schema.Number, payment: PaymentMethod },
+  error: OrderAbandoned
+})
+
+const orderIdOf = (streamName: string) => streamName.slice("order-".length)
+
+/** Starts the saga for every placed order, once. */
+export const startOnOrderPlaced = EventWorkflow.trigger(OrderFulfilment, {
+  events: Order.events,
+  eventTypes: ["OrderPlaced"],
+  payload: (event, envelope) =>
+    event._tag === "OrderPlaced"
+      ? { orderId: orderIdOf(envelope.streamName), lines: event.lines, total: event.total, payment: event.payment }
+      : { orderId: orderIdOf(envelope.streamName), lines: [], total: 0, payment: { method: "card" as const, card: "" } }
+})
+
+// A domain error of a step that cannot happen in this saga's order of steps is a bug: a defect.
+const unexpected = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.catchAll(effect, (e) => Effect.die(e))
+
+/**
+ * The saga's implementation. `paymentTimeout`: how long an invoice may stay unpaid.
+ */
+export const layer = (options?: { readonly paymentTimeout?: Duration.DurationInput | undefined }) =>
+  OrderFulfilment.toLayer((p) =>
+    Effect.gen(function*() {
+      const abandon = (reason: string) =>
+        Effect.zipRight(
+          unexpected(EventWorkflow.dispatch(Order, p.orderId, new CancelOrder({ reason }), { step: "cancel" })),
+          Effect.fail(new OrderAbandoned({ orderId: p.orderId, reason }))
+        )
+
+      // Reserve every line; each reservation is released if a later step gives the order up.
+      for (const line of p.lines) {
+        yield* EventWorkflow.dispatch(Inventory, line.sku, new ReserveStock({ orderId: p.orderId, quantity: line.quantity }), { step: `reserve-${line.sku}` }).pipe(
+          Effect.catchTag("OutOfStock", (e: OutOfStock) => abandon(`out of stock: ${line.sku} (${e.available} left, ${e.requested} wanted)`)),
+          OrderFulfilment.withCompensation(() =>
+            unexpected(EventWorkflow.dispatch(Inventory, line.sku, new ReleaseStock({ orderId: p.orderId }), { step: `release-${line.sku}` })).pipe(Effect.asVoid))
+        )
+      }
+
+      const request = p.payment.method === "card"
+        ? new RequestPayment({ amount: p.total, method: "card", card: p.payment.card })
+        : new RequestPayment({ amount: p.total, method: "invoice" })
+      yield* EventWorkflow.dispatch(Payment, p.orderId, request, { step: "request-payment" }).pipe(
+        Effect.catchTag("PaymentRefused", (e: PaymentRefused) => abandon(`payment refused: ${e.reason}`)),
+        Effect.catchTag("NothingToConfirm", (e) => Effect.die(e))
+      )
+
+      if (p.payment.method === "invoice") {
+        yield* DurableClock.sleep({ name: "payment-timeout", duration: options?.paymentTimeout ?? Duration.minutes(30), inMemoryThreshold: "0 millis" })
+        const paid = yield* EventWorkflow.step("check-payment", Schema.Boolean,
+          Effect.flatMap(CommandBus, (bus) => bus.getState(Payment, p.orderId)).pipe(
+            Effect.map((view) => (view.state as { status: string }).status === "captured"),
+            Effect.orDie
+          ))
+        if (!paid) return yield* abandon("not paid in time")
+      }
+
+      yield* unexpected(EventWorkflow.dispatch(Order, p.orderId, new PayOrder({ amount: p.total }), { step: "mark-paid" }))
+      yield* unexpected(EventWorkflow.dispatch(Order, p.orderId, new ShipOrder(), { step: "ship" }))
+    }))
