@@ -11,6 +11,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type { EventData } from "./EventEnvelope.js"
 import { EventDecodeError, EventEncodeError } from "./EventStoreError.js"
+import * as PlainCodec from "./internal/plainCodec.js"
 import type { Upcaster } from "./Upcaster.js"
 
 /**
@@ -92,9 +93,10 @@ export const make = <const S extends ReadonlyArray<EventSchema>>(
   for (const schema of schemas) {
     const type = tagOf(schema)
     if (entries.has(type)) throw new Error(`event type ${type} is registered twice`)
+    const codec = PlainCodec.make(schema)
     entries.set(type, {
-      encode: Schema.encodeUnknownEither(schema),
-      decode: Schema.decodeUnknownEither(schema),
+      encode: codec.encode as (a: unknown) => Either.Either<unknown, ParseResult.ParseError>,
+      decode: codec.decode,
       upcasters: []
     })
   }
