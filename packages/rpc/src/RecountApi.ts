@@ -12,13 +12,15 @@ import {
   AggregateUnavailable,
   CommandConflict,
   CommandTimeout,
+  DeadLetterNotFound,
   InvalidCommand,
   ProjectionsUnavailable,
+  RebuildNotSupported,
   UnknownProjection
 } from "@recount/core/DispatchError"
 import { RecordedEvent } from "@recount/core/EventEnvelope"
 import { InvalidArgument, InvalidStreamName, StoreUnavailable } from "@recount/core/EventStoreError"
-import { CaughtUp, ProjectionStatus } from "@recount/core/ProjectionStatus"
+import { CaughtUp, DeadLetter, ProjectionStatus } from "@recount/core/ProjectionStatus"
 import * as Context from "effect/Context"
 import * as Schema from "effect/Schema"
 
@@ -232,6 +234,69 @@ export const GetProjections = Rpc.make("GetProjections", {
   error: Schema.Union(UnknownProjection, ProjectionsUnavailable, Forbidden)
 })
 
+const projectionErrors = Schema.Union(UnknownProjection, ProjectionsUnavailable, Forbidden)
+const deadLetterErrors = Schema.Union(UnknownProjection, DeadLetterNotFound, ProjectionsUnavailable, Forbidden)
+const projectionName = { name: Schema.String }
+const parkedEvent = { projection: Schema.String, eventId: Schema.String }
+
+/**
+ * Stops a projection applying events until `ResumeProjection`; returns its status after. Bootstrap
+ * key only, like every projection operation.
+ *
+ * @since 0.1.0
+ */
+export const PauseProjection = Rpc.make("PauseProjection", { payload: projectionName, success: ProjectionStatus, error: projectionErrors })
+
+/**
+ * Resumes a paused projection, or a strict one that failed (its event is tried again); returns its
+ * status after.
+ *
+ * @since 0.1.0
+ */
+export const ResumeProjection = Rpc.make("ResumeProjection", { payload: projectionName, success: ProjectionStatus, error: projectionErrors })
+
+/**
+ * Starts filling a new read-model version from the start of the log while the current one serves;
+ * the views swap to it when it reaches the head. `version` is the version being built (the same
+ * one when a rebuild already runs). Follow it with `GetProjections`: its `rebuild.lagEvents`.
+ *
+ * @since 0.1.0
+ */
+export const RebuildProjection = Rpc.make("RebuildProjection", {
+  payload: projectionName,
+  success: Schema.Struct({ version: Schema.Number }),
+  error: Schema.Union(UnknownProjection, RebuildNotSupported, ProjectionsUnavailable, Forbidden)
+})
+
+/**
+ * Events the projections parked (of one projection when given), oldest first.
+ *
+ * @since 0.1.0
+ */
+export const ListDeadLetters = Rpc.make("ListDeadLetters", {
+  payload: {
+    projection: Schema.optional(Schema.String),
+    status: Schema.optional(DeadLetter.fields.status),
+    limit: Schema.optional(Schema.Number)
+  },
+  success: Schema.Array(DeadLetter),
+  error: projectionErrors
+})
+
+/**
+ * Asks the projection to apply a parked event again; its runner does it soon.
+ *
+ * @since 0.1.0
+ */
+export const RetryDeadLetter = Rpc.make("RetryDeadLetter", { payload: parkedEvent, error: deadLetterErrors })
+
+/**
+ * Gives up on a parked event for good.
+ *
+ * @since 0.1.0
+ */
+export const SkipDeadLetter = Rpc.make("SkipDeadLetter", { payload: parkedEvent, error: deadLetterErrors })
+
 /** Creates an API key (admin of the tenant, or the bootstrap key for any tenant). */
 export const CreateKey = Rpc.make("CreateKey", {
   payload: { ...tenant, role: Role, name: Schema.String },
@@ -263,6 +328,12 @@ export class RecountApi extends RpcGroup.make(
   ReadStream,
   Subscribe,
   GetProjections,
+  PauseProjection,
+  ResumeProjection,
+  RebuildProjection,
+  ListDeadLetters,
+  RetryDeadLetter,
+  SkipDeadLetter,
   CreateKey,
   ListKeys,
   RevokeKey

@@ -58,6 +58,14 @@ export const operations = Effect.gen(function*() {
   }
   const requestMillis = Duration.toMillis(config.requestTimeout)
 
+  // Projections read every tenant's events, so operating them is for the bootstrap key alone.
+  const bootstrapOnly = (what: string) =>
+    Effect.flatMap(Principal, (principal) =>
+      principal.tenant === allTenants
+        ? Effect.void
+        : Effect.fail(new Forbidden({ reason: `projections read every tenant's events; ${what} needs the bootstrap admin key` })))
+  const statusOf = (name: string) => Effect.map(projections.status([name]), (all) => all[0]!)
+
   return {
     Dispatch: (p) =>
       Effect.gen(function*() {
@@ -134,14 +142,24 @@ export const operations = Effect.gen(function*() {
         return store.subscribe({ tenant, categories: p.categories, eventTypes: p.eventTypes, after: p.after }).pipe(Stream.map(toWire))
       })),
 
-    GetProjections: (p) =>
-      Effect.gen(function*() {
-        const principal = yield* Principal
-        if (principal.tenant !== allTenants) {
-          return yield* new Forbidden({ reason: "projections read every tenant's events; their status needs the bootstrap admin key" })
-        }
-        return yield* projections.status(p.names)
-      }),
+    GetProjections: (p) => Effect.zipRight(bootstrapOnly("their status"), projections.status(p.names)),
+
+    PauseProjection: (p) => Effect.zipRight(bootstrapOnly("pausing them"), Effect.zipRight(projections.pause(p.name), statusOf(p.name))),
+
+    ResumeProjection: (p) => Effect.zipRight(bootstrapOnly("resuming them"), Effect.zipRight(projections.resume(p.name), statusOf(p.name))),
+
+    RebuildProjection: (p) =>
+      Effect.zipRight(bootstrapOnly("rebuilding them"), Effect.map(projections.rebuild(p.name), (version) => ({ version }))),
+
+    ListDeadLetters: (p) =>
+      Effect.zipRight(
+        bootstrapOnly("their parked events"),
+        projections.deadLetters.list({ projection: p.projection, status: p.status, limit: p.limit === undefined ? undefined : Math.min(p.limit, 10_000) })
+      ),
+
+    RetryDeadLetter: (p) => Effect.zipRight(bootstrapOnly("retrying their parked events"), projections.deadLetters.retry(p.projection, p.eventId)),
+
+    SkipDeadLetter: (p) => Effect.zipRight(bootstrapOnly("skipping their parked events"), projections.deadLetters.skip(p.projection, p.eventId)),
 
     CreateKey: (p) =>
       Effect.gen(function*() {
