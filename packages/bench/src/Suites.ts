@@ -35,6 +35,10 @@ export const suites: Readonly<Record<string, SuiteEntry>> = {
   projections: {
     description: "projection catch-up vs a plain pg loop and Emmett's projector; live lag",
     load: () => import("./ProjectionsBench.js").then((m) => m.suite)
+  },
+  workflows: {
+    description: "workflows started by events on one node: starts/s and workflows/s from a backlog; three-activity latency",
+    load: () => import("./WorkflowsBench.js").then((m) => m.suite)
   }
 }
 
