@@ -60,12 +60,18 @@ const rebuild = Command.make("rebuild", {
       // The total is the most events the rebuild was seen to have left: the log grows meanwhile.
       let total = 0
       let shown = ""
+      let warned = false
       while (true) {
         const [s] = yield* rpc.GetProjections({ names: [o.name] })
         if (!s) return yield* Effect.dieMessage(`the node returned no status for ${o.name}`)
         if (s.rebuild === null) {
           if (s.version < version) return yield* new RebuildFailed({ projection: o.name, version, lastError: s.lastError })
           return yield* Output.print(o.json, s, () => `${bar(1, 1)}  ${o.name} now serves version ${s.version}`)
+        }
+        // A paused, failed or stopped projection rebuilds nothing until someone acts: say so once.
+        if (!o.json && !warned && (s.state === "paused" || s.state === "failed" || s.state === "stopped")) {
+          warned = true
+          yield* Output.line(`${o.name} is ${s.state}: the rebuild goes on once it runs again${s.state === "stopped" ? "" : " (recount projections resume)"}`)
         }
         total = Math.max(total, s.rebuild.lagEvents)
         const progress = `${bar(total - s.rebuild.lagEvents, total)}  ${s.rebuild.lagEvents} events left (${s.state})`
