@@ -3,22 +3,28 @@
  *
  * @since 0.1.0
  */
-import * as SqlClient from "@effect/sql/SqlClient"
 import { SnapshotStore, validate } from "@recount/core/SnapshotStore"
+import { StoreUnavailable } from "@recount/core/EventStoreError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { unavailable } from "./internal/sqlError.js"
+import { query, type QueryError } from "./internal/query.js"
+import { PgPool } from "./PgPool.js"
 
+const unavailable = (operation: string) => (e: QueryError) => new StoreUnavailable({ operation, detail: e.message })
+
+// Straight on the pool, as the event store's statements are: every wake-up loads a snapshot, and
+// the SQL client's span, connection scope and row transform cost more than the query here.
 /**
  * @since 0.1.0
  */
 export const make = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
+  const pool = yield* PgPool
   return SnapshotStore.of({
     save: (snapshot, options) =>
       Effect.flatMap(validate(snapshot.streamName, options?.tenant), ({ streamName, tenant }) =>
-        sql.unsafe(
+        query(
+          pool,
           `INSERT INTO recount_snapshots (tenant, stream_name, version, schema_version, state)
            VALUES ($1, $2, $3, $4, $5::jsonb)
            ON CONFLICT (tenant, stream_name) DO UPDATE
@@ -29,7 +35,8 @@ export const make = Effect.gen(function*() {
         ).pipe(Effect.mapError(unavailable("saveSnapshot")), Effect.asVoid)),
     load: (streamName, options) =>
       Effect.flatMap(validate(streamName, options?.tenant), ({ streamName, tenant }) =>
-        sql.unsafe<{ version: string; schema_version: number; state: unknown; taken_at: Date }>(
+        query<{ version: string; schema_version: number; state: unknown; taken_at: Date }>(
+          pool,
           "SELECT version, schema_version, state, taken_at FROM recount_snapshots WHERE tenant = $1 AND stream_name = $2",
           [tenant, streamName]
         ).pipe(
@@ -48,4 +55,4 @@ export const make = Effect.gen(function*() {
 })
 
 /** @since 0.1.0 */
-export const layer: Layer.Layer<SnapshotStore, never, SqlClient.SqlClient> = Layer.effect(SnapshotStore, make)
+export const layer: Layer.Layer<SnapshotStore, never, PgPool> = Layer.effect(SnapshotStore, make)
