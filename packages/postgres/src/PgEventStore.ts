@@ -6,12 +6,13 @@
  */
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Checkpoint from "@recount/core/Checkpoint"
-import type { AppendResult } from "@recount/core/EventEnvelope"
+import type { AppendResult, RecordedEvent } from "@recount/core/EventEnvelope"
 import { EventStore, type EventStoreService, type ReadAllOptions } from "@recount/core/EventStore"
 import { EventStoreConfig } from "@recount/core/EventStoreConfig"
 import {
   type AppendError,
   EventIdConflict,
+  type ReadError,
   InvalidEvent,
   StoreUnavailable,
   WrongExpectedVersion
@@ -227,6 +228,27 @@ export const make = Effect.gen(function*() {
       )
     }))
 
+  // See `readPages` in @recount/runtime (internal/pagedRead.ts): the runtime's wake-up reads
+  // through this when present, a page per query and no Stream.
+  const readPages = (
+    streamName: string,
+    options: { readonly tenant: string; readonly fromVersion: number },
+    onPage: (events: ReadonlyArray<RecordedEvent>) => boolean
+  ): Effect.Effect<void, ReadError> =>
+    Effect.flatMap(resolve(streamName, options.tenant), (s) => {
+      const page = config.readPageSize
+      const loop = (next: number): Effect.Effect<void, ReadError> =>
+        Effect.flatMap(
+          Effect.mapError(query<EventRow>(pool, forwardSql, [s.tenant, s.streamName, next, page]), unavailable("readStream")),
+          (rows) => {
+            const events = rows.map(toRecordedEvent)
+            if (!onPage(events) || rows.length < page) return Effect.void
+            return loop(events[events.length - 1]!.streamVersion + 1)
+          }
+        )
+      return loop(Math.max(options.fromVersion, 1))
+    })
+
   const readAll: EventStoreService["readAll"] = (options?: ReadAllOptions) =>
     Effect.gen(function*() {
       const batchSize = yield* Kit.positiveInt("batchSize", options?.batchSize, config.subscriptionBatchSize)
@@ -296,7 +318,9 @@ export const make = Effect.gen(function*() {
 
   const appended = { count: wakeup.count, await: (seen: number, timeout: Duration.DurationInput) => Effect.zipRight(listen, wakeup.awaitChange(seen, timeout)) }
 
-  return EventStore.of({ append, streamVersion, readStream, readAll, subscribe, appended, findCommand })
+  return Object.assign(EventStore.of({ append, streamVersion, readStream, readAll, subscribe, appended, findCommand }), {
+    [Symbol.for("@recount/EventStore/readPages")]: readPages
+  })
 })
 
 /**

@@ -2,6 +2,7 @@ import * as Aggregate from "@recount/core/Aggregate"
 import type { EventData } from "@recount/core/EventEnvelope"
 import { EventStore } from "@recount/core/EventStore"
 import type { AppendError, EventDecodeError, ReadError } from "@recount/core/EventStoreError"
+import type { RecordedEvent } from "@recount/core/EventEnvelope"
 import * as ExpectedVersion from "@recount/core/ExpectedVersion"
 import { SnapshotStore } from "@recount/core/SnapshotStore"
 import * as Chunk from "effect/Chunk"
@@ -13,6 +14,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type { CommandResult, DecidedEvent, StateView } from "../AggregateProtocol.js"
 import { ResidentAggregates } from "../ResidentAggregates.js"
+import * as PagedRead from "./pagedRead.js"
 import { RuntimeConfig } from "../RuntimeConfig.js"
 import { AggregateUnavailable, CommandConflict, InvalidCommand } from "../RuntimeError.js"
 
@@ -43,30 +45,41 @@ export const load = <A extends Aggregate.Any>(
     // Folds the stream from `start` at `startVersion`. With `anchored`, reading starts at
     // `startVersion` itself and the event there must exist: a snapshot ahead of the stream is
     // found without a separate query for the stream's version.
+    const readPages = PagedRead.of(store)
     const foldFrom = (start: Aggregate.StateOf<A>, startVersion: number, anchored: boolean) =>
-      Effect.gen(function*() {
+      Effect.suspend(() => {
         let state = start
         let version = startVersion
         let anchor = anchored ? "pending" as const : "ok" as const
-        yield* store.readStream(streamName, { tenant, fromVersion: anchored ? startVersion : startVersion + 1 }).pipe(
-          Stream.takeWhile((e) => e.streamVersion <= until && (toTime === undefined || e.recordedAt <= toTime)),
-          // A page at a time, synchronously: per-event effect steps cost as much as decoding.
-          Stream.runForEachChunk((chunk) => {
-            for (const e of chunk) {
-              if (anchor === "pending") {
-                if (e.streamVersion !== startVersion) return Effect.void
-                anchor = "ok"
-                continue
-              }
-              const event = aggregate.events.decodeEither(e)
-              if (Either.isLeft(event)) return Effect.fail(event.left)
-              state = aggregate.evolve(state, event.right)
-              version = e.streamVersion
+        let failure: EventDecodeError | undefined
+        // A page at a time, synchronously: per-event effect steps cost as much as decoding.
+        // Returns whether to read on.
+        const fold = (page: Iterable<RecordedEvent>): boolean => {
+          for (const e of page) {
+            if (e.streamVersion > until || (toTime !== undefined && e.recordedAt > toTime)) return false
+            if (anchor === "pending") {
+              if (e.streamVersion !== startVersion) return false
+              anchor = "ok"
+              continue
             }
-            return Effect.void
-          })
-        )
-        return { state, version, anchored: anchor === "ok" }
+            const event = aggregate.events.decodeEither(e)
+            if (Either.isLeft(event)) {
+              failure = event.left
+              return false
+            }
+            state = aggregate.evolve(state, event.right)
+            version = e.streamVersion
+          }
+          return true
+        }
+        const fromVersion = anchored ? startVersion : startVersion + 1
+        const read: Effect.Effect<void, ReadError> = readPages
+          ? readPages(streamName, { tenant, fromVersion }, fold)
+          : store.readStream(streamName, { tenant, fromVersion }).pipe(
+            Stream.runForEachWhile((e) => Effect.succeed(fold([e])))
+          )
+        return Effect.flatMap(read, () =>
+          failure ? Effect.fail(failure) : Effect.succeed({ state, version, anchored: anchor === "ok" }))
       })
 
     const policy = aggregate.snapshot
