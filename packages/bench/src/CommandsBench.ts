@@ -38,10 +38,9 @@ const wakeLength = 10_000
 const snapshotAt = 9_900
 const memoryAggregates = 100_000
 /**
- * Waking the memory workload's aggregates may take this long before it settles for fewer. Each
- * wake costs about 3 ms of Node CPU on a 2-core box (most of it the cluster building the entity),
- * so 100k took 7.5 minutes there (before waking read without a Stream); 120 s used to stop near 30k
- * and extrapolate.
+ * Waking the memory workload's aggregates may take this long before it settles for fewer. A wake
+ * cost about 3 ms of Node CPU on a 2-core box (the cluster's entity, the load, the command), so
+ * 100k took 7.5 minutes there; 120 s used to stop near 30k and extrapolate.
  */
 const memoryBudgetSeconds = 600
 /** Rows in the log before anything is measured (see `store/Seed.ts` on why a full table). */
