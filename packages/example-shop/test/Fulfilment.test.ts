@@ -41,8 +41,11 @@ layer(Live, { excludeTestServices: true, timeout: 120_000 })("the order-fulfilme
       expect(yield* available(sku)).toBe(7)
       expect(yield* typesOf(`payment-${order}`)).toEqual(["PaymentCaptured"])
       expect(yield* typesOf(`order-${order}`)).toEqual(["OrderPlaced", "OrderPaid", "OrderShipped"])
-      const executions = yield* EventWorkflow.executions(OrderFulfilment)
-      expect(executions.find((x) => (x.payload as { orderId?: string }).orderId === order)).toMatchObject({ status: "completed" })
+      const ended = yield* eventually(
+        Effect.map(EventWorkflow.executions(OrderFulfilment), (xs) => xs.find((x) => (x.payload as { orderId?: string }).orderId === order)),
+        (x) => x?.status === "completed"
+      )
+      expect(ended).toMatchObject({ status: "completed" })
     }))
 
   it.effect("a refused payment releases the stock and cancels the order", () =>
@@ -55,8 +58,12 @@ layer(Live, { excludeTestServices: true, timeout: 120_000 })("the order-fulfilme
       expect(yield* eventually(orderStatus(order), (s) => s === "cancelled")).toBe("cancelled")
       expect(yield* eventually(available(sku), (a) => a === 5)).toBe(5)
       expect(yield* typesOf(`inventory-${sku}`)).toEqual(["StockAdded", "StockReserved", "StockReleased"])
-      const executions = yield* EventWorkflow.executions(OrderFulfilment)
-      expect(executions.find((x) => (x.payload as { orderId?: string }).orderId === order)).toMatchObject({ status: "failed" })
+      // The execution ends (failed) once its compensations have run.
+      const ended = yield* eventually(
+        Effect.map(EventWorkflow.executions(OrderFulfilment), (xs) => xs.find((x) => (x.payload as { orderId?: string }).orderId === order)),
+        (x) => x?.status === "failed"
+      )
+      expect(ended).toMatchObject({ status: "failed" })
     }))
 
   it.effect("an unpaid invoice is cancelled by the durable timer; a paid one ships", () =>

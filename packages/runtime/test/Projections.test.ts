@@ -21,11 +21,13 @@ layer(layerLocal([makeBalances()], fast).pipe(Layer.provideMerge(TestDatabase.la
   it.effect("the read model's migrations run at start and a view serves the active version", () =>
     Effect.gen(function*() {
       const sql = yield* PgClient.PgClient
-      yield* caughtUp()
-      const migrations = yield* sql.unsafe<{ version: number; migration: string }>(
-        "SELECT version, migration FROM recount_projection_migrations WHERE projection = 'balances'"
+      // The runner takes its lease, then migrates: wait for the record.
+      const migrations = yield* eventually(
+        sql.unsafe<{ version: number; migration: string }>("SELECT version, migration FROM recount_projection_migrations WHERE projection = 'balances'"),
+        (rows) => rows.length > 0
       )
       expect(migrations).toEqual([{ version: 1, migration: "0001_create_table" }])
+      yield* caughtUp()
       const [view] = yield* sql.unsafe<{ definition: string }>("SELECT pg_get_viewdef('balances'::regclass) AS definition")
       expect(view!.definition).toContain("balances_v1")
     }))

@@ -405,10 +405,14 @@ export const run = (projection: Projection.Any, options: RunnerOptions) =>
     // Supervision: a fenced instance waits for the lease; anything else restarts after a pause,
     // from the last committed checkpoint.
     while (true) {
-      const exit = yield* Effect.exit(Effect.acquireUseRelease(acquire, (epoch) => {
-        preparedRebuild = undefined
-        return loop(epoch)
-      }, release))
+      // Waiting for the lease must stay interruptible (an instance that never gets it would
+      // otherwise hold up its node's shutdown); once it is held, it is released however the loop ends.
+      const exit = yield* Effect.exit(Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(restore(acquire), (epoch) => {
+          preparedRebuild = undefined
+          return restore(loop(epoch)).pipe(Effect.ensuring(release(epoch)))
+        })
+      ))
       if (exit._tag === "Success") continue
       if (Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
       const failure = Cause.failureOption(exit.cause)
