@@ -20,8 +20,7 @@ import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import { CommandBus } from "./CommandBus.js"
-import type * as Projection from "./Projection.js"
-import * as SideEffect from "./SideEffect.js"
+import * as Projection from "./Projection.js"
 
 /**
  * A workflow started by events: its payload has `triggeringEventId`, which is its idempotency key.
@@ -85,19 +84,20 @@ export const trigger = <E extends { readonly _tag: string }, W extends Workflow.
   const name = options.name ?? `start-${workflow.name}`
   return {
     name,
+    // Like a side effect (at least once, outside the checkpoint's transaction), but the events of
+    // a batch start their workflows concurrently: each start is idempotent by its event id, and
+    // one at a time they queue behind the engine's round trips.
     toProjection: (engine) =>
-      SideEffect.make<E>({
-        name,
-        events: options.events,
-        eventTypes: options.eventTypes,
-        categories: options.categories,
-        batchSize: 50,
-        handle: (event, envelope) =>
-          workflow.execute({ ...options.payload(event, envelope), triggeringEventId: envelope.eventId }, { discard: true }).pipe(
-            Effect.asVoid,
-            Effect.provideService(WorkflowEngine, engine)
-          ) as Effect.Effect<void>
-      }) as Projection.Projection<unknown>
+      Projection.build<E>(
+        { name, events: options.events, eventTypes: options.eventTypes, categories: options.categories, batchSize: 64 },
+        (events) =>
+          Effect.forEach(events, ({ envelope, event }) =>
+            workflow.execute({ ...options.payload(event, envelope), triggeringEventId: envelope.eventId }, { discard: true }), {
+            concurrency: 16,
+            discard: true
+          }).pipe(Effect.provideService(WorkflowEngine, engine)) as Effect.Effect<void>,
+        false
+      ) as Projection.Projection<unknown>
   }
 }
 
