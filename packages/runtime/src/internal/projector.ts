@@ -1,7 +1,8 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Checkpoint from "@recount/core/Checkpoint"
 import type { RecordedEvent } from "@recount/core/EventEnvelope"
-import { EventStore } from "@recount/core/EventStore"
+import { EventStore, type ReadAllBatch } from "@recount/core/EventStore"
+import type { ReadError } from "@recount/core/EventStoreError"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
@@ -9,6 +10,7 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import * as Projection from "../Projection.js"
 import * as Rows from "./projectionRows.js"
@@ -327,6 +329,7 @@ export const run = (projection: Projection.Any, options: RunnerOptions) =>
         let lastHeartbeat = Date.now()
         let lastRetryCheck = 0
         let lastSkip = 0
+        let prefetched: { readonly after: Checkpoint.Checkpoint; readonly fiber: Fiber.RuntimeFiber<ReadAllBatch, ReadError> } | undefined
         let carried: Rows.ControlRow | undefined
         while (true) {
           const seen = store.appended.count()
@@ -340,9 +343,18 @@ export const run = (projection: Projection.Any, options: RunnerOptions) =>
               lastRetryCheck = Date.now()
               worked = yield* retryParked(epoch, row.version)
             }
-            const live = yield* readAfter(row.checkpoint)
+            const ahead = prefetched
+            prefetched = undefined
+            const live = ahead && Checkpoint.compare(ahead.after, row.checkpoint) === 0
+              ? yield* Fiber.join(ahead.fiber)
+              : yield* Effect.zipRight(ahead ? Fiber.interrupt(ahead.fiber) : Effect.void, readAfter(row.checkpoint))
             if (live.events.length > 0) {
               locked = undefined
+              // Catching up: read the next page while this one is applied and committed.
+              if (live.events.length >= projection.batchSize) {
+                const next = Checkpoint.of(live.events[live.events.length - 1]!)
+                prefetched = { after: next, fiber: yield* Effect.fork(readAfter(next)) }
+              }
               yield* applyFrom(epoch, "live", row.version, row.checkpoint, live.events)
               options.onProgress()
               worked = true
