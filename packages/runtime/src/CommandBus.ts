@@ -100,6 +100,23 @@ const checkTarget = (aggregate: string, aggregateId: string, tenant: string) => 
 }
 
 /**
+ * The cluster builds a client (a proxy and a shard hash) per call of `makeClient(id)`: keep the
+ * ones of recently used ids, so a hot aggregate's commands skip it.
+ */
+const cached = <C>(make: (id: string) => C, capacity = 10_000) => {
+  const recent = new Map<string, C>()
+  return (id: string): C => {
+    let client = recent.get(id)
+    if (client === undefined) {
+      client = make(id)
+      if (recent.size >= capacity) recent.delete(recent.keys().next().value!)
+      recent.set(id, client)
+    }
+    return client
+  }
+}
+
+/**
  * A bus for these aggregates, on the cluster's `Sharding`.
  *
  * @since 0.1.0
@@ -114,7 +131,7 @@ export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<Com
     for (const aggregate of aggregates) {
       if (byName.has(aggregate.name)) return yield* Effect.dieMessage(`aggregate ${aggregate.name} is registered twice`)
       byName.set(aggregate.name, aggregate)
-      clients.set(aggregate, yield* AggregateEntity.entity(aggregate).client)
+      clients.set(aggregate, cached(yield* AggregateEntity.entity(aggregate).client))
       isDomainError.set(aggregate, Schema.is(aggregate.errors))
     }
     const clientFor = (aggregate: Aggregate.Any) => {
