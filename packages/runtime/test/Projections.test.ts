@@ -28,7 +28,11 @@ layer(layerLocal([makeBalances()], fast).pipe(Layer.provideMerge(TestDatabase.la
       )
       expect(migrations).toEqual([{ version: 1, migration: "0001_create_table" }])
       yield* caughtUp()
-      const [view] = yield* sql.unsafe<{ definition: string }>("SELECT pg_get_viewdef('balances'::regclass) AS definition")
+      // The view comes right after the migrations.
+      const [view] = yield* eventually(
+        sql.unsafe<{ definition: string }>("SELECT pg_get_viewdef(to_regclass('balances')) AS definition"),
+        (rows) => rows[0]?.definition != null
+      )
       expect(view!.definition).toContain("balances_v1")
     }))
 
