@@ -2,16 +2,13 @@
  * The same bank-account domain written with Emmett: `CommandHandler` on Emmett's PostgreSQL event
  * store, which reads and folds the stream for every command, then appends at the version it read.
  *
- * Emmett's driver layer sets process-wide `pg` type parsers when its store is created (int8 to
- * BigInt, JSON through a reviver). Left alone, they would change what Recount's and the floor's
- * pools parse too, so `make` hands Emmett a pool of its own whose connections use Emmett's
- * parsers, and puts the process-wide ones back.
+ * The store comes from `EmmettStore.make`, which keeps Emmett's process-wide `pg` parsers away
+ * from the other sides' pools.
  *
  * @since 0.1.0
  */
 import { CommandHandler, type Event } from "@event-driven-io/emmett"
-import { getPostgreSQLEventStore, type PostgresEventStore } from "@event-driven-io/emmett-postgresql"
-import pg from "pg"
+import type { Emmett } from "../EmmettStore.js"
 import type * as Measure from "../Measure.js"
 
 type Opened = Event<"Opened", { owner: string }>
@@ -48,60 +45,7 @@ const deposit = (amount: number) => (state: AccountState): Deposited => {
 
 const streamOf = (id: string) => `account-${id}`
 
-/** The type ids Emmett's driver layer overrides process-wide. */
-const overridden = [20, 114, 3802] as const
-
-/**
- * @since 0.1.0
- */
-export interface Emmett {
-  readonly store: PostgresEventStore
-  readonly close: () => Promise<void>
-}
-
-/**
- * Emmett's store on a pool of `poolSize` connections, its `emt_*` tables created.
- *
- * @since 0.1.0
- */
-export const make = async (url: string, poolSize: number): Promise<Emmett> => {
-  const ours = new Map(overridden.map((oid) => [oid, pg.types.getTypeParser(oid, "text")]))
-  const emmettParsers = new Map<number, (value: string) => unknown>()
-  const types = {
-    getTypeParser: ((oid: number, format?: "text" | "binary") =>
-      emmettParsers.get(oid) ?? pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser
-  }
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, types })
-  pool.on("error", () => {})
-  const restore = () => {
-    for (const oid of overridden) {
-      const current = pg.types.getTypeParser(oid, "text")
-      if (current !== ours.get(oid)) {
-        emmettParsers.set(oid, current)
-        pg.types.setTypeParser(oid, ours.get(oid)!)
-      }
-    }
-  }
-  const store = getPostgreSQLEventStore(url, { connectionOptions: { pool } })
-  restore()
-  await store.schema.migrate()
-  restore()
-  return {
-    store,
-    close: async () => {
-      await store.close()
-      await pool.end()
-    }
-  }
-}
-
-/**
- * Whether the process-wide parsers are still `pg`'s own (int8 as text): checked before any
- * measurement, so Emmett's settings cannot leak into the other sides unnoticed.
- *
- * @since 0.1.0
- */
-export const parsersUntouched = (): boolean => typeof pg.types.getTypeParser(20, "text")("1") === "string"
+export { type Emmett, make, parsersUntouched } from "../EmmettStore.js"
 
 /**
  * Opens every account and deposits once.

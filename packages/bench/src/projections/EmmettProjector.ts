@@ -13,7 +13,7 @@
  * catching up; the fixed first 100 ms stays in its time.
  *
  * Emmett's driver sets process-wide `pg` type parsers (int8 to BigInt, JSON through its reviver)
- * the first time a pool is made; as in `commands/EmmettCommands.ts`, Emmett's store gets a pool of
+ * the first time a pool is made; `EmmettStore.make` gives Emmett's store a pool of
  * its own whose connections use Emmett's parsers, and the process-wide ones are put back. The
  * consumer makes its own pool (dumbo's, one per URL), which therefore parses as `pg` does by default;
  * Emmett converts positions and checkpoints with `BigInt` itself, so it works the same, and plain
@@ -22,13 +22,8 @@
  * @since 0.1.0
  */
 import type { Event } from "@event-driven-io/emmett"
-import {
-  getPostgreSQLEventStore,
-  postgreSQLEventStoreConsumer,
-  postgreSQLProjection,
-  type PostgresEventStore
-} from "@event-driven-io/emmett-postgresql"
-import pg from "pg"
+import { postgreSQLEventStoreConsumer, postgreSQLProjection } from "@event-driven-io/emmett-postgresql"
+import type { Emmett } from "../EmmettStore.js"
 import type { Deposit } from "../store/Events.js"
 import type { Write } from "./Log.js"
 import * as ReadModel from "./ReadModel.js"
@@ -40,63 +35,7 @@ type MoneyDeposited = Event<typeof ReadModel.eventType, {
   note: Deposit["note"]
 }>
 
-/** The type ids Emmett's driver layer overrides process-wide. */
-const overridden = [20, 114, 3802] as const
-
-/**
- * @since 0.1.0
- */
-export interface Emmett {
-  readonly url: string
-  readonly pool: pg.Pool
-  readonly store: PostgresEventStore
-  readonly close: () => Promise<void>
-}
-
-/**
- * Emmett's store on a pool of `poolSize` connections, its `emt_*` tables created.
- *
- * @since 0.1.0
- */
-export const make = async (url: string, poolSize: number): Promise<Emmett> => {
-  const ours = new Map(overridden.map((oid) => [oid, pg.types.getTypeParser(oid, "text")]))
-  const emmettParsers = new Map<number, (value: string) => unknown>()
-  const types = {
-    getTypeParser: ((oid: number, format?: "text" | "binary") =>
-      emmettParsers.get(oid) ?? pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser
-  }
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, types })
-  pool.on("error", () => {})
-  const restore = () => {
-    for (const oid of overridden) {
-      const current = pg.types.getTypeParser(oid, "text")
-      if (current !== ours.get(oid)) {
-        emmettParsers.set(oid, current)
-        pg.types.setTypeParser(oid, ours.get(oid)!)
-      }
-    }
-  }
-  const store = getPostgreSQLEventStore(url, { connectionOptions: { pool } })
-  restore()
-  await store.schema.migrate()
-  restore()
-  return {
-    url,
-    pool,
-    store,
-    close: async () => {
-      await store.close()
-      await pool.end()
-    }
-  }
-}
-
-/**
- * Whether the process-wide parsers are still `pg`'s own (int8 as text).
- *
- * @since 0.1.0
- */
-export const parsersUntouched = (): boolean => typeof pg.types.getTypeParser(20, "text")("1") === "string"
+export { type Emmett, make, parsersUntouched } from "../EmmettStore.js"
 
 /**
  * `n` writers appending through Emmett's store, each at the stream version its pass expects.
