@@ -100,7 +100,8 @@ export interface Options {
 }
 
 const make = Effect.gen(function*() {
-  const rpc = yield* RpcClient.make(RecountApi)
+  // No span per message on the client either: see RecountServer.
+  const rpc = yield* RpcClient.make(RecountApi, { disableTracing: true })
 
   const dispatch: RecountClientService["dispatch"] = (aggregate, id, command, options) =>
     Effect.gen(function*() {

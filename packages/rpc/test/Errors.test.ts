@@ -128,6 +128,9 @@ layer(layerNode({ maxSubscriptionsPerConnection: 2, maxBodyBytes: 64 * 1024, max
       yield* Fiber.interrupt(noise)
       expect(conflict).toMatchObject({ status: 409, body: { _tag: "CommandConflict" } })
       expect(yield* http(`/v1/acme/streams/${encodeURIComponent("no category")}`, { key })).toMatchObject({ status: 400, body: { _tag: "InvalidStreamName" } })
+      const broken = fresh("hb")
+      yield* Effect.flatMap(EventStore, (store) => store.append(`account-${broken}`, [{ type: "Deposited", data: { amount: "not a number" } }], { tenant: "acme" }))
+      expect(yield* http(`/v1/acme/aggregates/account/${broken}/state?version=1`, { key })).toMatchObject({ status: 503, body: { _tag: "AggregateUnavailable" } })
       expect(yield* http("/v1/projections", { key })).toMatchObject({ status: 403, body: { _tag: "Forbidden" } })
       expect((yield* http("/v1/projections", { key: bootstrapKey })).status).toBe(200)
       // Retrying with the same Idempotency-Key returns the original result.
