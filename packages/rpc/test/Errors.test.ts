@@ -197,4 +197,21 @@ layer(layerNode({ maxSubscriptionsPerConnection: 2, maxBodyBytes: 64 * 1024, max
         expect(new Set(all.map((k) => k.tenant))).toEqual(new Set(["acme", "globex"]))
       }), { apiKey: bootstrapKey })
     }))
+
+})
+
+layer(layerNode({ requestTimeout: "300 millis" }), { excludeTestServices: true, timeout: 120_000 })("the request timeout", (it) => {
+  it.scoped("bounds reads and commands: a state read queued behind a slow command times out", () =>
+    Effect.gen(function*() {
+      const key = yield* createKey("acme", "write")
+      const id = fresh("rt")
+      yield* withClient(Effect.gen(function*() {
+        const client = yield* RecountClient
+        // The command asks for more time than the server allows: the server's limit wins.
+        const slow = yield* Effect.fork(Effect.either(client.dispatch(Slow, id, new Touch({ millis: 1500 }), { timeout: "10 seconds" })))
+        yield* Effect.sleep("100 millis")
+        expect(yield* Effect.flip(client.getState(Slow, id))).toMatchObject({ _tag: "CommandTimeout", timeoutMillis: 300 })
+        expect(yield* Fiber.join(slow)).toMatchObject({ _tag: "Left", left: { _tag: "CommandTimeout", timeoutMillis: 300 } })
+      }), { apiKey: key.key })
+    }))
 })

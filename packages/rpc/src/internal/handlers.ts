@@ -2,6 +2,7 @@ import type { RpcGroup } from "@effect/rpc"
 import type * as Aggregate from "@recount/core/Aggregate"
 import { AggregateUnavailable, InvalidCommand } from "@recount/core/DispatchError"
 import type { RecordedEvent } from "@recount/core/EventEnvelope"
+import { StoreUnavailable } from "@recount/core/EventStoreError"
 import { EventStore } from "@recount/core/EventStore"
 import type { SnapshotStore } from "@recount/core/SnapshotStore"
 import * as AggregateHistory from "@recount/runtime/AggregateHistory"
@@ -57,6 +58,11 @@ export const operations = Effect.gen(function*() {
       : Either.left(new InvalidCommand({ aggregate: name, detail: `unknown aggregate; known: ${[...bus.aggregates.keys()].join(", ")}` }))
   }
   const requestMillis = Duration.toMillis(config.requestTimeout)
+  const readTimeout = (operation: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    Effect.timeoutFail(effect, {
+      duration: config.requestTimeout,
+      onTimeout: () => new StoreUnavailable({ operation, detail: `no answer within the request timeout of ${requestMillis} ms` })
+    })
 
   // Projections read every tenant's events, so operating them is for the bootstrap key alone.
   const bootstrapOnly = (what: string) =>
@@ -96,7 +102,7 @@ export const operations = Effect.gen(function*() {
       Effect.gen(function*() {
         const tenant = yield* tenantFor(yield* Principal, p.tenant, "read", "read state")
         const aggregate = yield* aggregateNamed(p.aggregate)
-        const view = yield* bus.getState(aggregate, p.id, { tenant })
+        const view = yield* bus.getState(aggregate, p.id, { tenant, timeout: requestMillis })
         return { version: view.version, state: encodeState(aggregate, view.state) }
       }),
 
@@ -106,7 +112,8 @@ export const operations = Effect.gen(function*() {
         const aggregate = yield* aggregateNamed(p.aggregate)
         const at = yield* AggregateHistory.stateAt(aggregate, p.id, { tenant, version: p.version, time: p.time }).pipe(
           Effect.catchTag("EventDecodeError", (e) => Effect.fail(new AggregateUnavailable({ aggregate: p.aggregate, aggregateId: p.id, detail: e.message }))),
-          Effect.provide(context)
+          Effect.provide(context),
+          readTimeout("stateAt")
         )
         return { version: at.version, state: encodeState(aggregate, at.state) }
       }),
@@ -117,7 +124,8 @@ export const operations = Effect.gen(function*() {
         const limit = Math.min(p.limit ?? config.maxPageSize, config.maxPageSize)
         const events = yield* store.readStream(p.stream, { tenant, fromVersion: p.fromVersion, direction: p.direction, limit }).pipe(
           Stream.runCollect,
-          Effect.map(Chunk.toReadonlyArray)
+          Effect.map(Chunk.toReadonlyArray),
+          readTimeout("readStream")
         )
         const last = events[events.length - 1]
         const next = events.length < limit || !last ? null : p.direction === "backward" ? (last.streamVersion > 1 ? last.streamVersion - 1 : null) : last.streamVersion + 1

@@ -2,6 +2,7 @@ import * as Aggregate from "@recount/core/Aggregate"
 import * as TestDatabase from "@recount/testing/TestDatabase"
 import { BankAccount, Order } from "@recount/testing/TestAggregates"
 import * as RecountNode from "@recount/runtime/RecountNode"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
@@ -29,7 +30,12 @@ export const Slow = Aggregate.make({
 })
 
 /** A node with the API on a free loopback port, on a fresh database. */
-export const layerNode = (options?: { readonly maxBodyBytes?: number; readonly maxMessageBytes?: number; readonly maxSubscriptionsPerConnection?: number }) =>
+export const layerNode = (options?: {
+  readonly maxBodyBytes?: number
+  readonly maxMessageBytes?: number
+  readonly maxSubscriptionsPerConnection?: number
+  readonly requestTimeout?: Duration.DurationInput
+}) =>
   RecountServer.layer.pipe(
     Layer.provide(ApiConfig.layer({ port: 0, ...options })),
     Layer.provideMerge(ApiKeys.layer({ bootstrapKey: Redacted.make(bootstrapKey) })),
