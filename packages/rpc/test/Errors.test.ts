@@ -7,6 +7,7 @@ import * as Stream from "effect/Stream"
 import * as ApiKeys from "../src/ApiKeys.js"
 import { RecountClient } from "../src/RecountClient.js"
 import * as RecountServer from "../src/RecountServer.js"
+import * as PgClient from "@effect/sql-pg/PgClient"
 import { bootstrapKey, createKey, layerNode, Slow, Touch, withClient } from "./support/server.js"
 
 let n = 0
@@ -208,10 +209,31 @@ layer(layerNode({ requestTimeout: "300 millis" }), { excludeTestServices: true, 
       yield* withClient(Effect.gen(function*() {
         const client = yield* RecountClient
         // The command asks for more time than the server allows: the server's limit wins.
-        const slow = yield* Effect.fork(Effect.either(client.dispatch(Slow, id, new Touch({ millis: 1500 }), { timeout: "10 seconds" })))
-        yield* Effect.sleep("100 millis")
+        const slow = yield* Effect.fork(Effect.either(client.dispatch(Slow, id, new Touch({ millis: 3000 }), { timeout: "10 seconds" })))
+        // The aggregate keeps deciding for 3 s after its caller gave up at 300 ms.
+        yield* Effect.sleep("500 millis")
         expect(yield* Effect.flip(client.getState(Slow, id))).toMatchObject({ _tag: "CommandTimeout", timeoutMillis: 300 })
         expect(yield* Fiber.join(slow)).toMatchObject({ _tag: "Left", left: { _tag: "CommandTimeout", timeoutMillis: 300 } })
       }), { apiKey: key.key })
+    }))
+
+  it.scoped("a database that does not answer is StoreUnavailable or ProjectionsUnavailable, 503 over HTTP", () =>
+    Effect.gen(function*() {
+      const key = yield* createKey("acme", "read")
+      const sql = yield* PgClient.PgClient
+      // Another session holds the tables: reads wait on the lock past the request timeout.
+      const holder = yield* sql.reserve
+      yield* holder.executeRaw("BEGIN", [])
+      yield* holder.executeRaw("LOCK TABLE recount_events, recount_projections IN ACCESS EXCLUSIVE MODE", [])
+      yield* withClient(Effect.gen(function*() {
+        const client = yield* RecountClient
+        expect(yield* Effect.flip(client.readStream("account-locked"))).toMatchObject({ _tag: "StoreUnavailable", operation: "readStream" })
+      }), { apiKey: key.key })
+      expect(yield* withClient(Effect.flip(Effect.flatMap(RecountClient, (c) => c.rpc.GetProjections({}))), { apiKey: bootstrapKey }))
+        .toMatchObject({ _tag: "ProjectionsUnavailable" })
+      expect(yield* http("/v1/acme/streams/account-locked", { key: key.key })).toMatchObject({ status: 503, body: { _tag: "StoreUnavailable" } })
+      expect(yield* http("/v1/projections", { key: bootstrapKey })).toMatchObject({ status: 503, body: { _tag: "ProjectionsUnavailable" } })
+      yield* holder.executeRaw("ROLLBACK", [])
+      expect((yield* http("/v1/acme/streams/account-locked", { key: key.key })).status).toBe(200)
     }))
 })

@@ -1,6 +1,6 @@
 import type { RpcGroup } from "@effect/rpc"
 import type * as Aggregate from "@recount/core/Aggregate"
-import { AggregateUnavailable, InvalidCommand } from "@recount/core/DispatchError"
+import { AggregateUnavailable, InvalidCommand, ProjectionsUnavailable } from "@recount/core/DispatchError"
 import type { RecordedEvent } from "@recount/core/EventEnvelope"
 import { StoreUnavailable } from "@recount/core/EventStoreError"
 import { EventStore } from "@recount/core/EventStore"
@@ -150,7 +150,14 @@ export const operations = Effect.gen(function*() {
         return store.subscribe({ tenant, categories: p.categories, eventTypes: p.eventTypes, after: p.after }).pipe(Stream.map(toWire))
       })),
 
-    GetProjections: (p) => Effect.zipRight(bootstrapOnly("their status"), projections.status(p.names)),
+    GetProjections: (p) =>
+      Effect.zipRight(
+        bootstrapOnly("their status"),
+        Effect.timeoutFail(projections.status(p.names), {
+          duration: config.requestTimeout,
+          onTimeout: () => new ProjectionsUnavailable({ detail: `no answer within the request timeout of ${requestMillis} ms` })
+        })
+      ),
 
     PauseProjection: (p) => Effect.zipRight(bootstrapOnly("pausing them"), Effect.zipRight(projections.pause(p.name), statusOf(p.name))),
 
