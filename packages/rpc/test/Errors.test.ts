@@ -201,7 +201,24 @@ layer(layerNode({ maxSubscriptionsPerConnection: 2, maxBodyBytes: 64 * 1024, max
 
 })
 
-layer(layerNode({ requestTimeout: "300 millis" }), { excludeTestServices: true, timeout: 120_000 })("the request timeout", (it) => {
+layer(layerNode({ requestTimeout: "300 millis", maxPageSize: 3 }), { excludeTestServices: true, timeout: 120_000 })("request limits", (it) => {
+  it.scoped("a stream page never holds more than the page limit, and says where the next starts", () =>
+    Effect.gen(function*() {
+      const key = yield* createKey("acme", "read")
+      const store = yield* EventStore
+      const stream = `account-${fresh("page")}`
+      yield* store.append(stream, [1, 2, 3, 4, 5].map((amount) => ({ type: "Deposited", data: { amount } })), { tenant: "acme" })
+      yield* withClient(Effect.gen(function*() {
+        const client = yield* RecountClient
+        const first = yield* client.readStream(stream, { limit: 100 })
+        expect(first.events.map((e) => e.streamVersion)).toEqual([1, 2, 3])
+        expect(first.next).toBe(4)
+        const second = yield* client.readStream(stream, { fromVersion: first.next! })
+        expect(second).toMatchObject({ next: null })
+        expect(second.events.map((e) => e.streamVersion)).toEqual([4, 5])
+      }), { apiKey: key.key })
+    }))
+
   it.scoped("bounds reads and commands: a state read queued behind a slow command times out", () =>
     Effect.gen(function*() {
       const key = yield* createKey("acme", "write")

@@ -35,6 +35,7 @@ export const layerNode = (options?: {
   readonly maxMessageBytes?: number
   readonly maxSubscriptionsPerConnection?: number
   readonly requestTimeout?: Duration.DurationInput
+  readonly maxPageSize?: number
 }) =>
   RecountServer.layer.pipe(
     Layer.provide(ApiConfig.layer({ port: 0, ...options })),
