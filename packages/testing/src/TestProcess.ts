@@ -64,14 +64,17 @@ export interface Started {
 }
 
 /**
- * Starts `node <script>` with extra environment variables; SIGKILLs it when the scope closes.
+ * Starts `node <script>` with extra environment variables (`undefined` removes one); SIGKILLs it
+ * when the scope closes.
  *
  * @since 0.1.0
  */
-export const start = (script: string, env: Record<string, string>) =>
+export const start = (script: string, env: Record<string, string | undefined>) =>
   Effect.gen(function*() {
+    const merged: Record<string, string> = {}
+    for (const [name, value] of Object.entries({ ...process.env, ...env })) if (value !== undefined) merged[name] = value
     const child = yield* Effect.acquireRelease(
-      Effect.sync(() => spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] })),
+      Effect.sync(() => spawn(process.execPath, [script], { env: merged, stdio: ["ignore", "pipe", "pipe"] })),
       (child) => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"))
     )
     let output = ""

@@ -1,0 +1,46 @@
+import { expect, it } from "@effect/vitest"
+import * as EmbeddedPostgres from "@recount/postgres/EmbeddedPostgres"
+import * as TestProcess from "@recount/testing/TestProcess"
+import * as Effect from "effect/Effect"
+import { execSync, spawnSync } from "node:child_process"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+
+const here = Path.dirname(fileURLToPath(import.meta.url))
+
+/** The `curl` commands `npm start` prints under "Try:", continuation lines joined. */
+const printedCurls = (output: string) => {
+  const block = output.slice(output.indexOf("Try:") + "Try:".length, output.indexOf("Ctrl-C"))
+  return block.replace(/\\\n\s*/g, " ").split("\n").map((line) => line.trim()).filter((line) => line.startsWith("curl "))
+}
+
+it.live("the quick start as a newcomer meets it: npm start's node on a fresh embedded PostgreSQL answers the curl commands it prints", () =>
+  Effect.gen(function*() {
+    if (spawnSync("curl", ["--version"]).status !== 0) return yield* Effect.dieMessage("curl is needed for this test")
+    const dataDir = yield* EmbeddedPostgres.makeTempDir("recount-quickstart-")
+    const port = yield* TestProcess.freePort
+    const script = yield* TestProcess.bundle(Path.join(here, "..", "src", "main.ts"), Path.join(here, "..", "build", "test-bundles"))
+    const node = yield* TestProcess.start(script, { RECOUNT_PG_DATA_DIR: Path.join(dataDir, "pg"), RECOUNT_HTTP_PORT: String(port), DATABASE_URL: undefined })
+    yield* Effect.async<void, Error>((resume) => {
+      const timer = setInterval(() => {
+        if (node.output().includes("Ctrl-C")) resume(Effect.void)
+        else if (node.process.exitCode !== null) resume(Effect.fail(new Error(`npm start's node exited: ${node.output()}`)))
+      }, 100)
+      return Effect.sync(() => clearInterval(timer))
+    }).pipe(Effect.timeout("90 seconds"))
+    const output = node.output()
+    expect(output).toContain(`http://127.0.0.1:${port}`)
+    expect(output).toMatch(/key\s+dev-[A-Za-z0-9_-]+/)
+    const curls = printedCurls(output)
+    expect(curls.length).toBe(3)
+    const run = (command: string) => JSON.parse(execSync(`${command} --silent --show-error`, { encoding: "utf8", timeout: 30_000 }))
+    expect(run(curls[0]!)).toMatchObject({ aggregate: "order", aggregateId: "o-1", streamVersion: 1, alreadyApplied: false })
+    expect(run(curls[1]!)).toMatchObject({ version: 1, state: { status: "placed", customerId: "c-1", total: 9 } })
+    const status = run(curls[2]!) as ReadonlyArray<{ name: string }>
+    expect(status.map((s) => s.name)).toEqual(expect.arrayContaining(["order-summaries", "start-OrderFulfilment"]))
+    // Ctrl-C stops it.
+    const exited = new Promise<number | null>((resolve) => node.process.once("exit", (code) => resolve(code)))
+    node.process.kill("SIGINT")
+    const code = yield* Effect.promise(() => exited).pipe(Effect.timeout("30 seconds"))
+    expect(code === 0 || code === 130).toBe(true)
+  }).pipe(Effect.scoped), { timeout: 180_000 })
