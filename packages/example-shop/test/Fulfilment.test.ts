@@ -3,6 +3,7 @@ import { EventStore } from "@recount/core/EventStore"
 import { CommandBus } from "@recount/runtime/CommandBus"
 import * as EventWorkflow from "@recount/runtime/EventWorkflow"
 import * as RecountNode from "@recount/runtime/RecountNode"
+import { eventually } from "@recount/testing/Eventually"
 import * as TestDatabase from "@recount/testing/TestDatabase"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -13,16 +14,9 @@ const Live = RecountNode.layerSingle(app({ paymentTimeout: "2 seconds" })).pipe(
 let n = 0
 const fresh = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${(n++).toString(36)}`
 
-const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>, ok: (a: A) => boolean, timeout = 30_000) =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + timeout
-    while (true) {
-      const value = yield* effect
-      if (ok(value) || Date.now() > deadline) return value
-      yield* Effect.sleep("100 millis")
-    }
-  })
-
+/** The saga's execution for an order. */
+const executionOf = (order: string) =>
+  Effect.map(EventWorkflow.executions(OrderFulfilment), (xs) => xs.find((x) => (x.payload as { orderId?: string }).orderId === order))
 const orderStatus = (id: string) => Effect.flatMap(CommandBus, (bus) => Effect.map(bus.getState(Order, id), (v) => (v.state as { status: string }).status))
 const available = (sku: string) => Effect.flatMap(CommandBus, (bus) => Effect.map(bus.getState(Inventory, sku), (v) => (v.state as { available: number }).available))
 const typesOf = (stream: string) =>
@@ -41,10 +35,7 @@ layer(Live, { excludeTestServices: true, timeout: 120_000 })("the order-fulfilme
       expect(yield* available(sku)).toBe(7)
       expect(yield* typesOf(`payment-${order}`)).toEqual(["PaymentCaptured"])
       expect(yield* typesOf(`order-${order}`)).toEqual(["OrderPlaced", "OrderPaid", "OrderShipped"])
-      const ended = yield* eventually(
-        Effect.map(EventWorkflow.executions(OrderFulfilment), (xs) => xs.find((x) => (x.payload as { orderId?: string }).orderId === order)),
-        (x) => x?.status === "completed"
-      )
+      const ended = yield* eventually(executionOf(order), (x) => x?.status === "completed")
       expect(ended).toMatchObject({ status: "completed" })
     }))
 
@@ -59,10 +50,7 @@ layer(Live, { excludeTestServices: true, timeout: 120_000 })("the order-fulfilme
       expect(yield* eventually(available(sku), (a) => a === 5)).toBe(5)
       expect(yield* typesOf(`inventory-${sku}`)).toEqual(["StockAdded", "StockReserved", "StockReleased"])
       // The execution ends (failed) once its compensations have run.
-      const ended = yield* eventually(
-        Effect.map(EventWorkflow.executions(OrderFulfilment), (xs) => xs.find((x) => (x.payload as { orderId?: string }).orderId === order)),
-        (x) => x?.status === "failed"
-      )
+      const ended = yield* eventually(executionOf(order), (x) => x?.status === "failed")
       expect(ended).toMatchObject({ status: "failed" })
     }))
 

@@ -96,13 +96,4 @@ export const json = <A = unknown>(run: Run): A => {
   }
 }
 
-/** Retries `effect` until `done` holds of its result, for up to `seconds`. */
-export const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>, done: (a: A) => boolean, seconds = 20) =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + seconds * 1000
-    while (true) {
-      const a = yield* effect
-      if (done(a) || Date.now() > deadline) return a
-      yield* Effect.sleep("100 millis")
-    }
-  })
+export { eventually } from "@recount/testing/Eventually"

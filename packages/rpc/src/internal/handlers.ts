@@ -1,7 +1,6 @@
 import type { RpcGroup } from "@effect/rpc"
 import type * as Aggregate from "@recount/core/Aggregate"
 import { AggregateUnavailable, InvalidCommand, ProjectionsUnavailable } from "@recount/core/DispatchError"
-import type { RecordedEvent } from "@recount/core/EventEnvelope"
 import { StoreUnavailable } from "@recount/core/EventStoreError"
 import { EventStore } from "@recount/core/EventStore"
 import type { SnapshotStore } from "@recount/core/SnapshotStore"
@@ -16,7 +15,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { ApiConfig } from "../ApiConfig.js"
 import { allTenants, ApiKeys } from "../ApiKeys.js"
-import { DomainError, Forbidden, LimitExceeded, Principal, RecountApi, type Role, type WireEvent } from "../RecountApi.js"
+import { DomainError, Forbidden, LimitExceeded, Principal, RecountApi, type Role } from "../RecountApi.js"
 
 const rank: Record<Role, number> = { read: 0, write: 1, admin: 2 }
 
@@ -34,8 +33,6 @@ const tagOf = (e: unknown) => typeof e === "object" && e !== null && "_tag" in e
 /** States cross the wire in their snapshot encoding when the aggregate has one. */
 const encodeState = (aggregate: Aggregate.Any, state: unknown) =>
   aggregate.snapshot ? Schema.encodeUnknownEither(aggregate.snapshot.schema)(state).pipe(Either.getOrElse(() => state)) : state
-
-export const toWire = (e: RecordedEvent): WireEvent => e
 
 /**
  * The API's operations, shared by the RPC protocol and the HTTP face. Each checks the caller's
@@ -129,7 +126,7 @@ export const operations = Effect.gen(function*() {
         )
         const last = events[events.length - 1]
         const next = events.length < limit || !last ? null : p.direction === "backward" ? (last.streamVersion > 1 ? last.streamVersion - 1 : null) : last.streamVersion + 1
-        return { events: events.map(toWire), next }
+        return { events, next }
       }),
 
     Subscribe: (p, { clientId }) =>
@@ -147,7 +144,7 @@ export const operations = Effect.gen(function*() {
             else subscriptions.set(clientId, now)
           })
         )
-        return store.subscribe({ tenant, categories: p.categories, eventTypes: p.eventTypes, after: p.after }).pipe(Stream.map(toWire))
+        return store.subscribe({ tenant, categories: p.categories, eventTypes: p.eventTypes, after: p.after })
       })),
 
     GetProjections: (p) =>

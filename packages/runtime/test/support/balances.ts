@@ -77,19 +77,8 @@ export const readRows = (table = "balances") =>
       Effect.map((rows) => rows.map((r) => ({ ...r })).sort((a, b) => a.account < b.account ? -1 : 1))
     )
 
-/** Retries `effect` until `ok` holds, or dies after `timeout` ms with the last value. */
-export const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>, ok: (a: A) => boolean, timeout = 30_000) =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + timeout
-    while (true) {
-      const value = yield* effect
-      if (ok(value)) return value
-      if (Date.now() > deadline) {
-        return yield* Effect.dieMessage(`not reached within ${timeout} ms; last: ${JSON.stringify(value, (_, v) => typeof v === "bigint" ? String(v) : v)}`)
-      }
-      yield* Effect.sleep("50 millis")
-    }
-  })
+export { eventually } from "@recount/testing/Eventually"
+import { eventually } from "@recount/testing/Eventually"
 
 /** Waits until the projection has applied everything in the log and no rebuild is running. */
 export const caughtUp = (name = "balances") =>
