@@ -28,7 +28,7 @@ import * as RecountCommands from "./commands/RecountCommands.js"
 import * as Measure from "./Measure.js"
 import * as Events from "./store/Events.js"
 import * as Seed from "./store/Seed.js"
-import { result, type Result, type Suite, type SuiteContext } from "./Suite.js"
+import { recountOnly, result, type Result, type Suite, type SuiteContext } from "./Suite.js"
 
 const bench = "commands"
 const poolSize = 40
@@ -83,10 +83,6 @@ const timeResult = (workload: string, recount: number, baseline: number): Result
   ratio: recount > 0 ? baseline / recount : Number.NaN
 })
 
-const percentile = (samples: ReadonlyArray<number>, q: number): number => {
-  const sorted = [...samples].sort((a, b) => a - b)
-  return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN
-}
 
 const ids = (prefix: string) => {
   const run = Math.random().toString(36).slice(2, 8)
@@ -205,7 +201,7 @@ const run = (context: SuiteContext) =>
       yield* promise(() => Measure.compare(recount, baseline, { ...context.measure, warmupMillis: 0 }))
       context.log(`  samples recount: ${r.length}; baseline: ${b.length}`)
       for (const [label, q] of [["p50", 0.5], ["p99", 0.99]] as const) {
-        const row = timeResult(`command latency ${label}, 1 client vs plain pg floor`, percentile(r, q) * 1000, percentile(b, q) * 1000)
+        const row = timeResult(`command latency ${label}, 1 client vs plain pg floor`, Measure.percentile(r, q) * 1000, Measure.percentile(b, q) * 1000)
         context.log(`  ${label} recount ${(row.recount / 1000).toFixed(3)} ms; floor ${(row.baseline / 1000).toFixed(3)} ms`)
         context.emit(row)
       }
@@ -237,7 +233,7 @@ const run = (context: SuiteContext) =>
         ? `${workloadNames.memory} (${report.woken / 1000}k resident)`
         : `${workloadNames.memory} (only ${report.woken} of ${report.target / 1000}k woken in ${memoryBudgetSeconds} s)`
       // Recount alone: there is no baseline, so baseline and ratio are NaN (null in --json).
-      context.emit({ bench, workload, unit: "bytes/aggregate", recount: report.bytesPerAggregate, baseline: Number.NaN, ratio: Number.NaN })
+      context.emit(recountOnly(bench, workload, "bytes/aggregate", report.bytesPerAggregate))
     }
   })
 

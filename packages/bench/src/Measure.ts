@@ -122,3 +122,13 @@ export const compare = async (recount: Side, baseline: Side, options: Options): 
     baselineCpuMicros: cpuPerUnit(b)
   }
 }
+
+/**
+ * The `q` quantile of samples (nearest rank); NaN when there are none.
+ *
+ * @since 0.1.0
+ */
+export const percentile = (samples: ReadonlyArray<number>, q: number): number => {
+  const sorted = [...samples].sort((a, b) => a - b)
+  return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN
+}

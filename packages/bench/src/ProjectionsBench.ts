@@ -34,7 +34,8 @@ import * as Log from "./projections/Log.js"
 import * as PlainProjector from "./projections/PlainProjector.js"
 import * as ReadModel from "./projections/ReadModel.js"
 import * as RecountProjector from "./projections/RecountProjector.js"
-import { result, type Result, type Suite, type SuiteContext } from "./Suite.js"
+import { recountOnly, result, type Suite, type SuiteContext } from "./Suite.js"
+import { percentile } from "./Measure.js"
 
 const bench = "projections"
 const accounts = 1000
@@ -71,10 +72,6 @@ const median = (ns: ReadonlyArray<number>): number => {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
-const percentile = (samples: ReadonlyArray<number>, q: number): number => {
-  const sorted = [...samples].sort((a, b) => a - b)
-  return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN
-}
 
 /** One side of a catch-up comparison: builds a fresh read model, returns its time and the table to check. */
 interface Side {
@@ -280,9 +277,8 @@ const run = (context: SuiteContext) =>
       context.log(`  worst lag of each second's appends, ms: ${report.worstPerSecond.map((x) => Math.round(x)).join(" ")}`)
       for (const [name, q] of [[workloadNames.lagP50, 0.5], [workloadNames.lagP99, 0.99]] as const) {
         if (!wants(name)) continue
-        // Recount alone: there is no baseline, so baseline and ratio are NaN (null in --json).
         // In µs: the table prints whole units, and lags of a few ms need the digits.
-        const row: Result = { bench, workload: name, unit: "µs", recount: percentile(report.lags, q) * 1000, baseline: Number.NaN, ratio: Number.NaN }
+        const row = recountOnly(bench, name, "µs", percentile(report.lags, q) * 1000)
         context.log(`  ${name}: ${(row.recount / 1000).toFixed(2)} ms`)
         context.emit(row)
       }

@@ -61,10 +61,6 @@ const promise = <A>(f: () => Promise<A>) => Effect.tryPromise({ try: f, catch: t
 
 const formatRounds = (rates: ReadonlyArray<number>) => rates.map((r) => Math.round(r)).join(" ")
 
-const percentile = (samples: ReadonlyArray<number>, q: number): number => {
-  const sorted = [...samples].sort((a, b) => a - b)
-  return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN
-}
 
 /** A time row: smaller is better, so the ratio is in-process / face. */
 const timeResult = (workload: string, face: number, inProcess: number): Result => ({
@@ -149,7 +145,7 @@ const run = (context: SuiteContext) =>
       if (context.selected(name)) context.emit(row)
       context.log(`  latency samples ${face}: ${faceLatencies.length}; in-process: ${inProcessLatencies.length}`)
       for (const [label, q] of quantiles) {
-        const latency = timeResult(workloadNames.latency(face, label), percentile(faceLatencies, q) * 1000, percentile(inProcessLatencies, q) * 1000)
+        const latency = timeResult(workloadNames.latency(face, label), Measure.percentile(faceLatencies, q) * 1000, Measure.percentile(inProcessLatencies, q) * 1000)
         context.log(`  ${label} ${face} ${(latency.recount / 1000).toFixed(2)} ms; in-process ${(latency.baseline / 1000).toFixed(2)} ms`)
         if (context.selected(latency.workload)) context.emit(latency)
       }

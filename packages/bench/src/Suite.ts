@@ -61,3 +61,18 @@ export const result = (
   baseline: rates.baseline,
   ratio: rates.baseline > 0 ? rates.recount / rates.baseline : Number.NaN
 })
+
+/**
+ * A row with no baseline (a lag, a memory figure): baseline and ratio are NaN, printed "n/a" and
+ * `null` in `--json`.
+ *
+ * @since 0.1.0
+ */
+export const recountOnly = (bench: string, workload: string, unit: string, recount: number): Result => ({
+  bench,
+  workload,
+  unit,
+  recount,
+  baseline: Number.NaN,
+  ratio: Number.NaN
+})

@@ -20,10 +20,11 @@
 import * as Effect from "effect/Effect"
 import type * as ManagedRuntime from "effect/ManagedRuntime"
 import * as BenchDatabase from "./BenchDatabase.js"
-import { type Result, type Suite, type SuiteContext } from "./Suite.js"
+import { recountOnly, type Suite, type SuiteContext } from "./Suite.js"
 import * as Latency from "./workflows/Latency.js"
 import * as Node from "./workflows/Node.js"
 import * as Throughput from "./workflows/Throughput.js"
+import { percentile } from "./Measure.js"
 
 const bench = "workflows"
 const poolSize = 20
@@ -46,20 +47,7 @@ const median = (ns: ReadonlyArray<number>): number => {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
-const percentile = (samples: ReadonlyArray<number>, q: number): number => {
-  const sorted = [...samples].sort((a, b) => a - b)
-  return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN
-}
 
-/** Recount alone: no baseline, so baseline and ratio are NaN ("n/a", null in --json). */
-const alone = (workload: string, unit: string, recount: number): Result => ({
-  bench,
-  workload,
-  unit,
-  recount,
-  baseline: Number.NaN,
-  ratio: Number.NaN
-})
 
 const run = (context: SuiteContext) =>
   Effect.gen(function*() {
@@ -94,9 +82,9 @@ const run = (context: SuiteContext) =>
         context.log(`  round ${r + 1}: ${show(round)}`)
         rounds.push(round)
       }
-      if (wants(workloadNames.starts)) context.emit(alone(workloadNames.starts, "starts/s", median(rounds.map((r) => r.workflows / r.startSeconds))))
+      if (wants(workloadNames.starts)) context.emit(recountOnly(bench, workloadNames.starts, "starts/s", median(rounds.map((r) => r.workflows / r.startSeconds))))
       if (wants(workloadNames.completed)) {
-        context.emit(alone(workloadNames.completed, "workflows/s", median(rounds.map((r) => r.workflows / r.completeSeconds))))
+        context.emit(recountOnly(bench, workloadNames.completed, "workflows/s", median(rounds.map((r) => r.workflows / r.completeSeconds))))
       }
     }
 
@@ -112,7 +100,7 @@ const run = (context: SuiteContext) =>
       for (const [name, q] of [[workloadNames.latencyP50, 0.5], [workloadNames.latencyP99, 0.99]] as const) {
         if (!wants(name)) continue
         // In µs: the table prints whole units.
-        const row = alone(name, "µs", percentile(ends, q) * 1000)
+        const row = recountOnly(bench, name, "µs", percentile(ends, q) * 1000)
         context.log(`  ${name}: ${(row.recount / 1000).toFixed(2)} ms`)
         context.emit(row)
       }
