@@ -8,9 +8,8 @@ import * as Fiber from "effect/Fiber"
 import * as ConfigProvider from "effect/ConfigProvider"
 import { createServer } from "node:net"
 import { bootstrapKey, cli, cliAt, eventually, json, layerNode, start } from "./support/node.js"
+import { fresh } from "@recount/testing/TestIds"
 
-let n = 0
-const fresh = (prefix: string) => `${prefix}${Date.now().toString(36)}${(n++).toString(36)}`
 const admin = cliAt()
 
 const open = (id: string, ...deposits: ReadonlyArray<number>) =>

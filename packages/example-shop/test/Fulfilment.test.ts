@@ -8,11 +8,10 @@ import * as TestDatabase from "@recount/testing/TestDatabase"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { AddStock, app, ConfirmPayment, Inventory, Order, OrderFulfilment, Payment, PlaceOrder } from "../src/index.js"
+import { fresh } from "@recount/testing/TestIds"
 
 const Live = RecountNode.layerSingle(app({ paymentTimeout: "2 seconds" })).pipe(Layer.provideMerge(TestDatabase.layerStores()))
 
-let n = 0
-const fresh = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${(n++).toString(36)}`
 
 /** The saga's execution for an order. */
 const executionOf = (order: string) =>

@@ -4,9 +4,8 @@ import * as Effect from "effect/Effect"
 import { RecountClient } from "../src/RecountClient.js"
 import { EventStore } from "@recount/core/EventStore"
 import { createKey, layerNode, Slow, Touch, withClient } from "./support/server.js"
+import { fresh } from "@recount/testing/TestIds"
 
-let n = 0
-const fresh = (prefix: string) => `${prefix}${Date.now().toString(36)}${(n++).toString(36)}`
 
 layer(layerNode(), { excludeTestServices: true, timeout: 120_000 })("the RPC API", (it) => {
   for (const transport of ["websocket", "http"] as const) {

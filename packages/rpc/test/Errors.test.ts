@@ -9,9 +9,8 @@ import { RecountClient } from "../src/RecountClient.js"
 import * as RecountServer from "../src/RecountServer.js"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { bootstrapKey, createKey, layerNode, Slow, Touch, withClient } from "./support/server.js"
+import { fresh } from "@recount/testing/TestIds"
 
-let n = 0
-const fresh = (prefix: string) => `${prefix}${Date.now().toString(36)}${(n++).toString(36)}`
 
 const http = (path: string, init: { readonly method?: string; readonly key?: string | undefined; readonly body?: string; readonly headers?: Record<string, string> } = {}) =>
   Effect.flatMap(RecountServer.url, (url) =>

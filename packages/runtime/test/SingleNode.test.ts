@@ -21,9 +21,8 @@ import * as Stream from "effect/Stream"
 import * as AggregateHistory from "../src/AggregateHistory.js"
 import { CommandBus } from "../src/CommandBus.js"
 import * as RecountNode from "../src/RecountNode.js"
+import { fresh } from "@recount/testing/TestIds"
 
-let n = 0
-const fresh = (prefix: string) => `${prefix}${Date.now().toString(36)}${(n++).toString(36)}`
 
 const Live = RecountNode.layerSingle({ aggregates: [BankAccount, Order] }).pipe(Layer.provideMerge(TestDatabase.layerStores()))
 

@@ -79,6 +79,7 @@ export const readRows = (table = "balances") =>
 
 export { eventually } from "@recount/testing/Eventually"
 import { eventually } from "@recount/testing/Eventually"
+import { fresh } from "@recount/testing/TestIds"
 
 /** Waits until the projection has applied everything in the log and no rebuild is running. */
 export const caughtUp = (name = "balances") =>
@@ -87,8 +88,7 @@ export const caughtUp = (name = "balances") =>
     ([s]) => s !== undefined && s.lagEvents === 0 && s.rebuild === null && s.state === "running"
   )
 
-let n = 0
-export const fresh = (prefix: string) => `${prefix}${Date.now().toString(36)}${(n++).toString(36)}`
+export { fresh } from "@recount/testing/TestIds"
 
 /** Opens `count` accounts with a few deposits and withdrawals each, through the store. */
 export const appendAccounts = (count: number, prefix = fresh("acc")) =>
