@@ -1,19 +1,20 @@
 /**
  * The order-fulfilment saga. `OrderPlaced` starts it: it reserves the stock of every line, takes
- * the payment, marks the order paid and ships it. A refused payment releases the stock and
- * cancels the order; an invoice that is not paid within the payment timeout does the same,
- * woken by a durable timer that survives restarts. Every step is a command with an id derived
+ * the payment, marks the order paid and ships it (the carrier reports the delivery later, with
+ * `MarkDelivered`). A refused payment releases the stock and cancels the order; an invoice that is
+ * not paid within the payment timeout is voided and does the same, woken by a durable timer that
+ * survives restarts. Every step is a command with an id derived
  * from the execution, so a step that runs again never applies twice.
  */
 import * as DurableClock from "@effect/workflow/DurableClock"
-import { CommandBus } from "@recount/runtime/CommandBus"
 import * as EventWorkflow from "@recount/runtime/EventWorkflow"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { Inventory, OutOfStock, ReleaseStock, ReserveStock } from "./domain/Inventory.js"
 import { CancelOrder, Line, Order, PaymentMethod, PayOrder, ShipOrder } from "./domain/Order.js"
-import { Payment, PaymentRefused, RequestPayment } from "./domain/Payment.js"
+import { Payment, PaymentRefused, RequestPayment, VoidInvoice } from "./domain/Payment.js"
+import { idOf } from "./internal/ids.js"
 
 /** Why the saga gave the order up. */
 export class OrderAbandoned extends Schema.TaggedError<OrderAbandoned>()("OrderAbandoned", { orderId: Schema.String, reason: Schema.String }) {}
@@ -24,16 +25,14 @@ export const OrderFulfilment = EventWorkflow.make({
   error: OrderAbandoned
 })
 
-const orderIdOf = (streamName: string) => streamName.slice("order-".length)
-
 /** Starts the saga for every placed order, once. */
 export const startOnOrderPlaced = EventWorkflow.trigger(OrderFulfilment, {
   events: Order.events,
   eventTypes: ["OrderPlaced"],
   payload: (event, envelope) =>
     event._tag === "OrderPlaced"
-      ? { orderId: orderIdOf(envelope.streamName), lines: event.lines, total: event.total, payment: event.payment }
-      : { orderId: orderIdOf(envelope.streamName), lines: [], total: 0, payment: { method: "card" as const, card: "" } }
+      ? { orderId: idOf(envelope.streamName), lines: event.lines, total: event.total, payment: event.payment }
+      : { orderId: idOf(envelope.streamName), lines: [], total: 0, payment: { method: "card" as const, card: "" } }
 })
 
 // A domain error of a step that cannot happen in this saga's order of steps is a bug: a defect.
@@ -65,17 +64,19 @@ export const layer = (options?: { readonly paymentTimeout?: Duration.DurationInp
         : new RequestPayment({ amount: p.total, method: "invoice" })
       yield* EventWorkflow.dispatch(Payment, p.orderId, request, { step: "request-payment" }).pipe(
         Effect.catchTag("PaymentRefused", (e: PaymentRefused) => abandon(`payment refused: ${e.reason}`)),
-        Effect.catchTag("NothingToConfirm", (e) => Effect.die(e))
+        Effect.catchTags({ NothingToConfirm: Effect.die, InvoiceClosed: Effect.die, AlreadyPaid: Effect.die })
       )
 
       if (p.payment.method === "invoice") {
         yield* DurableClock.sleep({ name: "payment-timeout", duration: options?.paymentTimeout ?? Duration.minutes(30), inMemoryThreshold: "0 millis" })
-        const paid = yield* EventWorkflow.step("check-payment", Schema.Boolean,
-          Effect.flatMap(CommandBus, (bus) => bus.getState(Payment, p.orderId)).pipe(
-            Effect.map((view) => (view.state as { status: string }).status === "captured"),
-            Effect.orDie
-          ))
-        if (!paid) return yield* abandon("not paid in time")
+        // Voiding goes through the payment, so a confirmation that lands first wins and one that
+        // comes later is refused: the order is never both cancelled and paid.
+        const voided = yield* EventWorkflow.dispatch(Payment, p.orderId, new VoidInvoice(), { step: "void-invoice" }).pipe(
+          Effect.as(true),
+          Effect.catchTag("AlreadyPaid", () => Effect.succeed(false)),
+          unexpected
+        )
+        if (voided) return yield* abandon("not paid in time")
       }
 
       yield* unexpected(EventWorkflow.dispatch(Order, p.orderId, new PayOrder({ amount: p.total }), { step: "mark-paid" }))

@@ -1,5 +1,6 @@
 /**
- * An order: placed with lines, then paid, then shipped; or cancelled before it ships.
+ * An order: placed with lines, then paid, shipped and delivered; or cancelled before it ships (a
+ * paid order that is cancelled records the refund it is owed).
  */
 import * as Aggregate from "@recount/core/Aggregate"
 import * as Effect from "effect/Effect"
@@ -24,6 +25,7 @@ export class PlaceOrder extends Schema.TaggedClass<PlaceOrder>()("PlaceOrder", {
 }) {}
 export class PayOrder extends Schema.TaggedClass<PayOrder>()("PayOrder", { amount: Schema.Number.pipe(Schema.positive()) }) {}
 export class ShipOrder extends Schema.TaggedClass<ShipOrder>()("ShipOrder", {}) {}
+export class MarkDelivered extends Schema.TaggedClass<MarkDelivered>()("MarkDelivered", {}) {}
 export class CancelOrder extends Schema.TaggedClass<CancelOrder>()("CancelOrder", { reason: Schema.String }) {}
 
 export class OrderPlaced extends Schema.TaggedClass<OrderPlaced>()("OrderPlaced", {
@@ -34,7 +36,12 @@ export class OrderPlaced extends Schema.TaggedClass<OrderPlaced>()("OrderPlaced"
 }) {}
 export class OrderPaid extends Schema.TaggedClass<OrderPaid>()("OrderPaid", { amount: Schema.Number }) {}
 export class OrderShipped extends Schema.TaggedClass<OrderShipped>()("OrderShipped", {}) {}
-export class OrderCancelled extends Schema.TaggedClass<OrderCancelled>()("OrderCancelled", { reason: Schema.String }) {}
+export class OrderDelivered extends Schema.TaggedClass<OrderDelivered>()("OrderDelivered", {}) {}
+/** `refund`: what was paid and is owed back (0 when the order was not paid yet). */
+export class OrderCancelled extends Schema.TaggedClass<OrderCancelled>()("OrderCancelled", {
+  reason: Schema.String,
+  refund: Schema.optionalWith(Schema.Number, { default: () => 0 })
+}) {}
 
 export class OrderNotFound extends Schema.TaggedError<OrderNotFound>()("OrderNotFound", {}) {}
 export class OrderAlreadyPlaced extends Schema.TaggedError<OrderAlreadyPlaced>()("OrderAlreadyPlaced", {}) {}
@@ -42,7 +49,7 @@ export class WrongOrderStatus extends Schema.TaggedError<WrongOrderStatus>()("Wr
 export class WrongAmount extends Schema.TaggedError<WrongAmount>()("WrongAmount", { due: Schema.Number, paid: Schema.Number }) {}
 
 export const OrderState = Schema.Struct({
-  status: Schema.Literal("none", "placed", "paid", "shipped", "cancelled"),
+  status: Schema.Literal("none", "placed", "paid", "shipped", "delivered", "cancelled"),
   customerId: Schema.String,
   total: Schema.Number
 })
@@ -53,8 +60,8 @@ const expect = (state: OrderState, wanted: OrderState["status"]): Effect.Effect<
 
 export const Order = Aggregate.make({
   name: "order",
-  commands: [PlaceOrder, PayOrder, ShipOrder, CancelOrder],
-  events: [OrderPlaced, OrderPaid, OrderShipped, OrderCancelled],
+  commands: [PlaceOrder, PayOrder, ShipOrder, MarkDelivered, CancelOrder],
+  events: [OrderPlaced, OrderPaid, OrderShipped, OrderDelivered, OrderCancelled],
   errors: [OrderNotFound, OrderAlreadyPlaced, WrongOrderStatus, WrongAmount],
   initialState: { status: "none", customerId: "", total: 0 } as OrderState,
   decide: (state, command) => {
@@ -75,10 +82,14 @@ export const Order = Aggregate.make({
         )
       case "ShipOrder":
         return Effect.as(expect(state, "paid"), [new OrderShipped()])
+      case "MarkDelivered":
+        // A second delivery report for a delivered order is the same report.
+        return state.status === "delivered" ? Effect.succeed([]) : Effect.as(expect(state, "shipped"), [new OrderDelivered()])
       case "CancelOrder":
-        return state.status === "cancelled" ? Effect.succeed([]) : state.status === "shipped" || state.status === "none"
-          ? Effect.fail(new WrongOrderStatus({ status: state.status, wanted: "placed or paid" }))
-          : Effect.succeed([new OrderCancelled({ reason: command.reason })])
+        if (state.status === "cancelled") return Effect.succeed([])
+        return state.status === "placed" || state.status === "paid"
+          ? Effect.succeed([new OrderCancelled({ reason: command.reason, refund: state.status === "paid" ? state.total : 0 })])
+          : Effect.fail(new WrongOrderStatus({ status: state.status, wanted: "placed or paid" }))
     }
   },
   evolve: (state, event): OrderState => {
@@ -89,6 +100,8 @@ export const Order = Aggregate.make({
         return { ...state, status: "paid" }
       case "OrderShipped":
         return { ...state, status: "shipped" }
+      case "OrderDelivered":
+        return { ...state, status: "delivered" }
       case "OrderCancelled":
         return { ...state, status: "cancelled" }
     }
