@@ -77,6 +77,28 @@ export const routes = Layer.mergeAll(
 ).pipe(Layer.provide([Handlers.layer, AuthenticationLive]))
 
 /**
+ * The HTTP face speaks JSON only: `curl -d` labels its body as a form, and a body that is not JSON
+ * gets a typed answer (the platform's own is an empty 400). The request's body is read once: the
+ * same request object, with its cached text, goes on to the face.
+ */
+const asJsonFace = <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>, request: HttpServerRequest.HttpServerRequest) => {
+  const asJson = request.modify({ headers: Headers.set(request.headers, "content-type", "application/json") })
+  return Effect.flatMap(Effect.either(asJson.text), (text) => {
+    if (text._tag === "Right") {
+      try {
+        JSON.parse(text.right)
+      } catch (error) {
+        return Effect.succeed(HttpServerResponse.unsafeJson(
+          { _tag: "InvalidArgument", argument: "request body", reason: `not JSON: ${error instanceof Error ? error.message : String(error)}` },
+          { status: 400 }
+        ))
+      }
+    }
+    return Effect.provideService(app, HttpServerRequest.HttpServerRequest, asJson)
+  })
+}
+
+/**
  * The API on its own HTTP server at the configured host and port (`ApiConfig`). Needs the node's
  * `CommandBus`, `Projections`, stores and `ApiKeys`.
  *
@@ -96,10 +118,7 @@ export const layer = Layer.unwrapEffect(Effect.map(ApiConfig, (config) =>
             { status: 413 }
           ))
           : HttpIncomingMessage.withMaxBodySize(
-            // The HTTP face speaks JSON only; `curl -d` labels its body as a form.
-            request.url.startsWith("/v1/") && request.headers["content-type"] !== "application/json"
-              ? Effect.provideService(app, HttpServerRequest.HttpServerRequest, request.modify({ headers: Headers.set(request.headers, "content-type", "application/json") }))
-              : app,
+            request.url.startsWith("/v1/") && request.method === "POST" ? asJsonFace(app, request) : app,
             Option.some(config.maxBodyBytes)
           ))
   }).pipe(Layer.provideMerge(NodeHttpServer.layer(() => createServer(), { host: config.host, port: config.port })))

@@ -19,6 +19,7 @@ import { type CommandResult, entityId, type StateView } from "./AggregateProtoco
 import { type CaughtUp, Projections, type ProjectionsError } from "./Projections.js"
 import { RuntimeConfig } from "./RuntimeConfig.js"
 import { AggregateUnavailable, type CommandConflict, CommandTimeout, InvalidCommand, UnknownProjection } from "./RuntimeError.js"
+import { maxCommandDepth, tooDeep } from "./internal/nesting.js"
 
 /** @since 0.1.0 */
 export interface DispatchOptions {
@@ -204,6 +205,10 @@ export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<Com
         Effect.gen(function*() {
           const aggregate = byName.get(aggregateName)
           if (!aggregate) return yield* new InvalidCommand({ aggregate: aggregateName, detail: `unknown aggregate; known: ${[...byName.keys()].join(", ")}` })
+          const deepAt = tooDeep(command)
+          if (deepAt !== undefined) {
+            return yield* new InvalidCommand({ aggregate: aggregateName, detail: `the command nests deeper than ${maxCommandDepth} levels at ${deepAt}` })
+          }
           const decoded = Schema.decodeUnknownEither(aggregate.commands)(command)
           if (Either.isLeft(decoded)) {
             return yield* new InvalidCommand({ aggregate: aggregateName, detail: ParseResult.TreeFormatter.formatErrorSync(decoded.left) })
