@@ -1,6 +1,7 @@
 /**
  * The reference shop: its aggregates, read models, notification outbox and saga, ready for a node.
  */
+import * as Workflows from "@recount/runtime/Workflows"
 import * as Duration from "effect/Duration"
 import { CustomerHistory } from "./CustomerHistory.js"
 import { DailySales } from "./DailySales.js"
@@ -29,6 +30,6 @@ export const projections = [OrderSummaries, CustomerHistory, DailySales, Notific
 export const app = (options?: { readonly paymentTimeout?: Duration.DurationInput | undefined }) => ({
   aggregates,
   projections,
-  workflows: [Fulfilment.layer(options)],
+  workflows: [Workflows.register(Fulfilment.OrderFulfilment, Fulfilment.layer(options))],
   triggers: [Fulfilment.startOnOrderPlaced]
 })

@@ -8,7 +8,6 @@
  *
  * @since 0.1.0
  */
-import * as SqlClient from "@effect/sql/SqlClient"
 import * as Activity from "@effect/workflow/Activity"
 import * as Workflow from "@effect/workflow/Workflow"
 import { WorkflowEngine, WorkflowInstance } from "@effect/workflow/WorkflowEngine"
@@ -16,14 +15,18 @@ import type * as Aggregate from "@recount/core/Aggregate"
 import { CommandResult } from "@recount/core/CommandResult"
 import type { RecordedEvent } from "@recount/core/EventEnvelope"
 import type * as EventRegistry from "@recount/core/EventRegistry"
+import type { ExecutionState } from "@recount/core/WorkflowStatus"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import { CommandBus } from "./CommandBus.js"
+import * as Executions from "./internal/executions.js"
 import * as Projection from "./Projection.js"
 
 /**
- * A workflow started by events: its payload has `triggeringEventId`, which is its idempotency key.
+ * A workflow started by events: its payload has `triggeringEventId`, which is its idempotency key,
+ * and `attempt`, which a retry of a failed execution sets (2, 3, ...) to start the next attempt as
+ * a new execution.
  *
  * @since 0.1.0
  */
@@ -40,19 +43,25 @@ export const make = <
 }) =>
   Workflow.make({
     name: options.name,
-    payload: { ...options.payload, triggeringEventId: Schema.String } as Fields & { readonly triggeringEventId: typeof Schema.String },
-    // The payload always carries the event id: it is part of the schema built just above.
-    idempotencyKey: (payload) => (payload as unknown as { readonly triggeringEventId: string }).triggeringEventId,
+    payload: { ...options.payload, ...keyFields } as Fields & typeof keyFields,
+    // The payload always carries the key fields: they are part of the schema built just above.
+    idempotencyKey: (payload) => keyOf(payload as unknown as { readonly triggeringEventId: string; readonly attempt?: number | undefined }),
     success: options.success as Success,
     error: options.error as Error
   })
 
-/** A workflow made by `make`. */
-export type Any = Workflow.Workflow<string, Schema.Struct<{ readonly triggeringEventId: typeof Schema.String }>, Schema.Schema.Any, Schema.Schema.All>
+const keyFields = { triggeringEventId: Schema.String, attempt: Schema.optional(Schema.Number) }
 
-/** The payload a trigger builds: the workflow's, without the triggering event id. */
+// The first attempt keeps the plain event id as its key, as executions started before retries existed.
+const keyOf = (p: { readonly triggeringEventId: string; readonly attempt?: number | undefined }) =>
+  p.attempt === undefined || p.attempt <= 1 ? p.triggeringEventId : `${p.triggeringEventId}/attempt-${p.attempt}`
+
+/** A workflow made by `make`. */
+export type Any = Workflow.Workflow<string, Schema.Struct<typeof keyFields>, Schema.Schema.Any, Schema.Schema.All>
+
+/** The payload a trigger builds: the workflow's, without the triggering event id and attempt. */
 export type PayloadOf<W> = W extends Workflow.Workflow<string, infer P, infer _S, infer _E>
-  ? Omit<Schema.Struct.Constructor<P extends Schema.Struct<infer F> ? F : never>, "triggeringEventId">
+  ? Omit<Schema.Struct.Constructor<P extends Schema.Struct<infer F> ? F : never>, "triggeringEventId" | "attempt">
   : never
 
 /**
@@ -149,39 +158,24 @@ export interface Execution {
   readonly triggeringEventId: string | undefined
   readonly payload: unknown
   /** `running` (started, not suspended or finished), `suspended` (waiting on a timer or signal), `completed`, `failed`. */
-  readonly status: "running" | "suspended" | "completed" | "failed"
+  readonly status: ExecutionState
 }
 
 /**
- * The executions of a workflow, newest first, read from the cluster's message tables (where the
- * engine keeps them) and polled for their state.
+ * The executions of a workflow, newest first (at most `limit`, default 100), read from the
+ * cluster's message tables, where the engine keeps them. `Workflows.executions` gives more: the
+ * triggering event itself, times, the error, a filter by state.
  *
  * @since 0.1.0
  */
 export const executions = <W extends Workflow.Workflow<string, any, any, any>>(workflow: W, options?: { readonly limit?: number | undefined }) =>
-  Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    const rows = yield* sql.unsafe<{ entity_id: string; payload: string }>(
-      `SELECT entity_id, payload FROM cluster_messages WHERE entity_type = $1 AND tag = 'run' AND kind = 0 ORDER BY id DESC LIMIT $2`,
-      [`Workflow/${workflow.name}`, options?.limit ?? 100]
-    )
-    return yield* Effect.forEach(rows, (row) =>
-      Effect.map(workflow.poll(row.entity_id) as Effect.Effect<Workflow.Result<unknown, unknown> | undefined, never, WorkflowEngine>, (result): Execution => {
-        const payload = parseJson(row.payload)
-        const triggeringEventId = typeof payload === "object" && payload !== null && "triggeringEventId" in payload
-          ? String((payload as { triggeringEventId: unknown }).triggeringEventId)
-          : undefined
-        return {
-          executionId: row.entity_id,
-          triggeringEventId,
-          payload,
-          status: result === undefined ? "running"
-            : result._tag === "Suspended" ? "suspended"
-            : result.exit._tag === "Success" ? "completed"
-            : "failed"
-        }
-      }))
-  })
+  Effect.map(Executions.list({ workflows: [workflow.name], limit: options?.limit ?? 100 }), (all) =>
+    all.map((x): Execution => ({
+      executionId: x.executionId,
+      triggeringEventId: x.triggeringEventId ?? undefined,
+      payload: x.payload,
+      status: x.state
+    })))
 
 /**
  * Cancels an execution: it is interrupted and its compensations run.
@@ -189,14 +183,6 @@ export const executions = <W extends Workflow.Workflow<string, any, any, any>>(w
  * @since 0.1.0
  */
 export const cancel = <W extends Workflow.Workflow<string, any, any, any>>(workflow: W, executionId: string) => workflow.interrupt(executionId)
-
-const parseJson = (text: string): unknown => {
-  try {
-    return JSON.parse(text)
-  } catch {
-    return text
-  }
-}
 
 /**
  * A journaled step of a workflow (a read, a call): it runs once, and a resumed or re-run workflow

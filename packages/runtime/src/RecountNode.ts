@@ -20,6 +20,7 @@ import type * as EventWorkflow from "./EventWorkflow.js"
 import type * as Projection from "./Projection.js"
 import * as Projections from "./Projections.js"
 import * as ResidentAggregates from "./ResidentAggregates.js"
+import * as Workflows from "./Workflows.js"
 
 /**
  * How fast a cluster notices a dead runner and moves its shards. The defaults move a killed
@@ -75,8 +76,11 @@ const shardingSettings = (failure: FailureDetection) => ({
 export interface App {
   readonly aggregates: ReadonlyArray<Aggregate.Any>
   readonly projections?: ReadonlyArray<Projection.Any> | undefined
-  /** Workflow implementations (`workflow.toLayer(...)`); they may use the `CommandBus`. */
-  readonly workflows?: ReadonlyArray<Layer.Layer<never, never, WorkflowEngine | CommandBus.CommandBus>> | undefined
+  /**
+   * The workflows with their implementations: `Workflows.register(workflow, workflow.toLayer(...))`
+   * (the implementation may use the `CommandBus`). Operations find them by name.
+   */
+  readonly workflows?: ReadonlyArray<Workflows.Registration> | undefined
   /** Which events start which workflows (`EventWorkflow.trigger`). */
   readonly triggers?: ReadonlyArray<EventWorkflow.Trigger> | undefined
 }
@@ -92,11 +96,11 @@ export const layerAggregates = (app: App) => {
   const engine = ClusterWorkflowEngine.layer.pipe(Layer.provideMerge(entities))
   const projections = Layer.unwrapEffect(Effect.map(WorkflowEngine, (engine) =>
     Projections.layer([...(app.projections ?? []), ...(app.triggers ?? []).map((t) => t.toProjection(engine))])))
-  const core = Layer.mergeAll(CommandBus.layer(app.aggregates), ClusterHousekeeping.layer()).pipe(
+  const core = Layer.mergeAll(CommandBus.layer(app.aggregates), ClusterHousekeeping.layer(), Workflows.layer(app.workflows ?? [])).pipe(
     Layer.provideMerge(projections),
     Layer.provideMerge(engine)
   )
-  return Layer.mergeAll(Layer.empty, ...(app.workflows ?? [])).pipe(Layer.provideMerge(core))
+  return Layer.mergeAll(Layer.empty, ...(app.workflows ?? []).map((w) => w.layer)).pipe(Layer.provideMerge(core))
 }
 
 /**

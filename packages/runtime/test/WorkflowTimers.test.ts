@@ -18,6 +18,7 @@ import * as Scope from "effect/Scope"
 import { CommandBus } from "../src/CommandBus.js"
 import * as EventWorkflow from "../src/EventWorkflow.js"
 import * as RecountNode from "../src/RecountNode.js"
+import * as Workflows from "../src/Workflows.js"
 import { eventually, fresh } from "./support/balances.js"
 
 /** Pays a bonus after a durable wait. */
@@ -44,7 +45,7 @@ const startNode = Effect.gen(function*() {
   const url = yield* TestDatabase.TestDatabaseUrl
   const scope = yield* Scope.make()
   const context = yield* Layer.buildWithScope(
-    RecountNode.layerSingle({ aggregates: [BankAccount], workflows: [DelayedBonusLive, HoldLive] }).pipe(
+    RecountNode.layerSingle({ aggregates: [BankAccount], workflows: [Workflows.register(DelayedBonus, DelayedBonusLive), Workflows.register(Hold, HoldLive)] }).pipe(
       Layer.provideMerge(PgStores.layer),
       Layer.provideMerge(PgPool.layer({ url: Redacted.make(url), maxConnections: 10 }))
     ),

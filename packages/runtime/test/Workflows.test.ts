@@ -11,6 +11,7 @@ import { CommandBus } from "../src/CommandBus.js"
 import * as EventWorkflow from "../src/EventWorkflow.js"
 import { Projections } from "../src/Projections.js"
 import * as RecountNode from "../src/RecountNode.js"
+import * as Workflows from "../src/Workflows.js"
 import { eventually, fresh } from "./support/balances.js"
 
 /** Every opened account gets a bonus, once. */
@@ -47,7 +48,7 @@ const TransferLive = Transfer.toLayer((p) =>
 
 const Live = RecountNode.layerSingle({
   aggregates: [BankAccount],
-  workflows: [WelcomeBonusLive, TransferLive],
+  workflows: [Workflows.register(WelcomeBonus, WelcomeBonusLive), Workflows.register(Transfer, TransferLive)],
   triggers: [onOpened(), onOpened("start-WelcomeBonus-again")]
 }).pipe(Layer.provideMerge(TestDatabase.layerStores()))
 

@@ -15,6 +15,7 @@ import * as PgPool from "@recount/postgres/PgPool"
 import * as PgStores from "@recount/postgres/PgStores"
 import * as EventWorkflow from "@recount/runtime/EventWorkflow"
 import * as RecountNode from "@recount/runtime/RecountNode"
+import * as Workflows from "@recount/runtime/Workflows"
 import { BankAccount, Deposit } from "@recount/testing/TestAggregates"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -77,7 +78,7 @@ export interface Options {
 export const layer = (options: Options) =>
   RecountNode.layerSingle({
     aggregates: [BankAccount],
-    workflows: [BenchBonusLive, BenchTransferLive],
+    workflows: [Workflows.register(BenchBonus, BenchBonusLive), Workflows.register(BenchTransfer, BenchTransferLive)],
     triggers: [
       EventWorkflow.trigger(BenchBonus, {
         name: bonusTrigger,

@@ -7,11 +7,12 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as RecountNode from "../../src/RecountNode.js"
+import * as Workflows from "../../src/Workflows.js"
 import * as SlowJob from "./slowJob.js"
 
 const Live = RecountNode.layerRunner({
   aggregates: [BankAccount, Order],
-  workflows: [SlowJob.layer],
+  workflows: [Workflows.register(SlowJob.SlowJob, SlowJob.layer)],
   triggers: [SlowJob.trigger],
   host: "127.0.0.1",
   port: Number(process.env.RUNNER_PORT)
