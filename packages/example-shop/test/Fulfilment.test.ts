@@ -7,7 +7,7 @@ import { eventually } from "@recount/testing/Eventually"
 import * as TestDatabase from "@recount/testing/TestDatabase"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { AddStock, app, ConfirmPayment, Inventory, Order, OrderFulfilment, Payment, PlaceOrder } from "../src/index.js"
+import { AddStock, app, ConfirmPayment, Inventory, InvoiceClosed, MarkDelivered, Order, OrderFulfilment, Payment, PlaceOrder } from "../src/index.js"
 import { fresh } from "@recount/testing/TestIds"
 
 const Live = RecountNode.layerSingle(app({ paymentTimeout: "2 seconds" })).pipe(Layer.provideMerge(TestDatabase.layerStores()))
@@ -67,5 +67,12 @@ layer(Live, { excludeTestServices: true, timeout: 120_000 })("the order-fulfilme
       expect(yield* eventually(orderStatus(unpaid), (s) => s === "cancelled")).toBe("cancelled")
       expect(yield* eventually(orderStatus(paid), (s) => s === "shipped")).toBe("shipped")
       expect(yield* eventually(available(sku), (a) => a === 2)).toBe(2)
+      // The timer voided the unpaid invoice: paying it now is refused, not money taken for a cancelled order.
+      expect(yield* typesOf(`payment-${unpaid}`)).toEqual(["PaymentInvoiced", "InvoiceVoided"])
+      expect(yield* Effect.flip(bus.dispatch(Payment, unpaid, new ConfirmPayment()))).toEqual(new InvoiceClosed())
+      // The carrier reports the delivery.
+      yield* bus.dispatch(Order, paid, new MarkDelivered())
+      expect(yield* orderStatus(paid)).toBe("delivered")
+      expect(yield* typesOf(`order-${paid}`)).toEqual(["OrderPlaced", "OrderPaid", "OrderShipped", "OrderDelivered"])
     }))
 })
