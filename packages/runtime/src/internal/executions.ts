@@ -44,7 +44,7 @@ const field = (value: unknown, key: string): unknown =>
 const describeCause = (cause: unknown): string => {
   switch (field(cause, "_tag")) {
     case "Fail": {
-      const failure = field(cause, "failure")
+      const failure = field(cause, "error")
       const tag = field(failure, "_tag")
       const detail = field(failure, "reason") ?? field(failure, "message")
       return tag === undefined ? JSON.stringify(failure) : `${String(tag)}${detail === undefined ? "" : `: ${String(detail)}`}`
@@ -59,7 +59,7 @@ const describeCause = (cause: unknown): string => {
     case "Parallel":
       return describeCause(field(cause, "left"))
     default:
-      return JSON.stringify(cause)
+      return JSON.stringify(cause) ?? "unknown"
   }
 }
 
