@@ -23,6 +23,7 @@ import * as Option from "effect/Option"
 import { createServer } from "node:http"
 import { ApiConfig } from "./ApiConfig.js"
 import { ApiKeys } from "./ApiKeys.js"
+import * as Drain from "./internal/drain.js"
 import * as Handlers from "./internal/handlers.js"
 import * as HttpFace from "./internal/httpFace.js"
 import { Authentication, RecountApi } from "./RecountApi.js"
@@ -74,7 +75,7 @@ export const routes = Layer.mergeAll(
   rpcRoute("/rpc/http", "http", RpcSerialization.ndjson),
   rpcRoute("/rpc/http/msgpack", "http", RpcSerialization.msgPack),
   HttpFace.routes
-).pipe(Layer.provide([Handlers.layer, AuthenticationLive]))
+).pipe(Layer.provide([Drain.handlers, AuthenticationLive]))
 
 /**
  * The HTTP face speaks JSON only: `curl -d` labels its body as a form, and a body that is not JSON
@@ -100,16 +101,18 @@ const asJsonFace = <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerRespon
 
 /**
  * The API on its own HTTP server at the configured host and port (`ApiConfig`). Needs the node's
- * `CommandBus`, `Projections`, stores and `ApiKeys`.
+ * `CommandBus`, `Projections`, stores and `ApiKeys`. When it stops it first drains: it stops
+ * listening, refuses new requests on open connections (503; `AggregateUnavailable` for a command
+ * over WebSocket) and waits up to `RECOUNT_DRAIN_TIMEOUT` (10 s) for the requests in flight.
  *
  * @since 0.1.0
  */
-export const layer = Layer.unwrapEffect(Effect.map(ApiConfig, (config) =>
+export const layer = Layer.unwrapEffect(Effect.map(Effect.zip(ApiConfig, Drain.make), ([config, drain]) =>
   HttpLayerRouter.serve(routes, {
     disableLogger: true,
     disableListenLog: true,
     middleware: (app) =>
-      Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+      Drain.guard(drain, Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
         // Refused before reading: past the limit the platform drops the connection mid-upload,
         // and a client would see a reset instead of an answer.
         Number(request.headers["content-length"] ?? 0) > config.maxBodyBytes
@@ -120,8 +123,13 @@ export const layer = Layer.unwrapEffect(Effect.map(ApiConfig, (config) =>
           : HttpIncomingMessage.withMaxBodySize(
             request.url.startsWith("/v1/") && request.method === "POST" ? asJsonFace(app, request) : app,
             Option.some(config.maxBodyBytes)
-          ))
-  }).pipe(Layer.provideMerge(NodeHttpServer.layer(() => createServer(), { host: config.host, port: config.port })))
+          )))
+  }).pipe(
+    Layer.provideMerge(NodeHttpServer.layer(() => drain.server(createServer()), { host: config.host, port: config.port })),
+    // Built last, so stopped first: the drain runs while the routes and the node are still up.
+    (served) => Drain.stopping(drain).pipe(Layer.provideMerge(served)),
+    Layer.provide(Layer.succeed(Drain.CurrentDrain, drain))
+  )
 ))
 
 /**
