@@ -1,0 +1,77 @@
+/**
+ * `npm run demo`: drives a realistic load of orders against a running shop node over the public
+ * API, with a progress bar, then prints a summary (`--json` for scripts). The URL and key come
+ * from `--url`/`--key` or `RECOUNT_URL`/`RECOUNT_KEY`; the key `npm start` prints will do.
+ *
+ *   npm run demo -- --seconds 20 --concurrency 8
+ */
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Cause from "effect/Cause"
+import * as Config from "effect/Config"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as DemoLoad from "./DemoLoad.js"
+
+/** No key from the flag or the environment. */
+export class MissingApiKey extends Schema.TaggedError<MissingApiKey>()("MissingApiKey", {}) {
+  override get message() {
+    return "no API key: pass --key or set RECOUNT_KEY (npm start prints a development key)"
+  }
+}
+
+const positive = (name: string, fallback: number) =>
+  Options.integer(name).pipe(
+    Options.withDefault(fallback),
+    Options.filterMap((n) => n > 0 ? Option.some(n) : Option.none(), `--${name} must be a positive whole number`)
+  )
+
+const demo = Command.make("demo", {
+  url: Options.text("url").pipe(
+    Options.withFallbackConfig(Config.string("RECOUNT_URL")),
+    Options.withDefault("http://127.0.0.1:8080"),
+    Options.withDescription("The node's API (default: RECOUNT_URL, else http://127.0.0.1:8080)")
+  ),
+  key: Options.redacted("key").pipe(Options.withDescription("The API key (default: RECOUNT_KEY)"), Options.optional),
+  seconds: positive("seconds", 30).pipe(Options.withDescription("How long to place orders")),
+  concurrency: positive("concurrency", 8).pipe(Options.withDescription("Shoppers at once")),
+  json: Options.boolean("json").pipe(Options.withDescription("Print the summary as JSON"))
+}, (o) =>
+  Effect.gen(function*() {
+    const key = Option.isSome(o.key) ? o.key : yield* Config.option(Config.redacted("RECOUNT_KEY")).pipe(Effect.orElseSucceed(() => Option.none()))
+    if (Option.isNone(key)) return yield* new MissingApiKey()
+    // With --json, progress goes to stderr so stdout stays one JSON document.
+    const stream = o.json ? process.stderr : process.stdout
+    const summary = yield* DemoLoad.run({
+      url: o.url,
+      apiKey: key.value,
+      seconds: o.seconds,
+      concurrency: o.concurrency,
+      output: { write: (text) => stream.write(text), isTTY: stream.isTTY === true }
+    })
+    yield* Console.log(o.json ? JSON.stringify(summary, null, 2) : DemoLoad.format(summary))
+  })).pipe(Command.withDescription("Place orders against a shop node for a while, then summarise what happened"))
+
+const cli = Command.run(demo, { name: "demo", version: "0.1.0" })
+
+const main = cli(process.argv).pipe(
+  Effect.catchAllCause((cause) => {
+    if (Cause.isInterruptedOnly(cause)) return Effect.interrupt
+    const failure = Cause.failureOption(cause)
+    // A command line that does not parse: the usage is printed already.
+    if (Option.isSome(failure) && ValidationError.isValidationError(failure.value)) return Effect.sync(() => process.exitCode = 2)
+    const error = Option.isSome(failure) ? failure.value : Cause.squash(cause)
+    return Effect.zipRight(
+      Console.error(`demo: ${error instanceof Error && error.message !== "" ? error.message.split("\n")[0] : String(error)}`),
+      Effect.sync(() => process.exitCode = 1)
+    )
+  }),
+  Effect.provide(NodeContext.layer)
+)
+
+NodeRuntime.runMain(main, { disableErrorReporting: true })
