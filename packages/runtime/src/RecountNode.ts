@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { ClusterWorkflowEngine, RunnerAddress, SingleRunner } from "@effect/cluster"
+import { ClusterWorkflowEngine, RunnerAddress, SingleRunner, Singleton } from "@effect/cluster"
 import { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
 import { NodeClusterSocket } from "@effect/platform-node"
 import type * as Aggregate from "@recount/core/Aggregate"
@@ -17,6 +17,7 @@ import * as AggregateEntity from "./AggregateEntity.js"
 import * as ClusterHousekeeping from "./ClusterHousekeeping.js"
 import * as CommandBus from "./CommandBus.js"
 import type * as EventWorkflow from "./EventWorkflow.js"
+import type * as ProcessManager from "./ProcessManager.js"
 import type * as Projection from "./Projection.js"
 import * as Projections from "./Projections.js"
 import * as ResidentAggregates from "./ResidentAggregates.js"
@@ -83,6 +84,8 @@ export interface App {
   readonly workflows?: ReadonlyArray<Workflows.Registration> | undefined
   /** Which events start which workflows (`EventWorkflow.trigger`). */
   readonly triggers?: ReadonlyArray<EventWorkflow.Trigger> | undefined
+  /** Sagas as state per correlation id (`ProcessManager.make`). */
+  readonly processManagers?: ReadonlyArray<ProcessManager.Any> | undefined
 }
 
 /**
@@ -95,12 +98,18 @@ export const layerAggregates = (app: App) => {
   // (30 s at most): the aggregates register before the workflow engine's own entities.
   const engine = ClusterWorkflowEngine.layer.pipe(Layer.provideMerge(entities))
   const projections = Layer.unwrapEffect(Effect.map(WorkflowEngine, (engine) =>
-    Projections.layer([...(app.projections ?? []), ...(app.triggers ?? []).map((t) => t.toProjection(engine))])))
+    Projections.layer([
+      ...(app.projections ?? []),
+      ...(app.triggers ?? []).map((t) => t.toProjection(engine)),
+      ...(app.processManagers ?? []).map((pm) => pm.projection)
+    ])))
   const core = Layer.mergeAll(CommandBus.layer(app.aggregates), ClusterHousekeeping.layer(), Workflows.layer(app.workflows ?? [])).pipe(
     Layer.provideMerge(projections),
     Layer.provideMerge(engine)
   )
-  return Layer.mergeAll(Layer.empty, ...(app.workflows ?? []).map((w) => w.layer)).pipe(Layer.provideMerge(core))
+  // Each process manager's outbox is sent by one node of the cluster.
+  const dispatchers = (app.processManagers ?? []).map((pm) => Singleton.make(`recount/process/${pm.name}`, pm.dispatcher))
+  return Layer.mergeAll(Layer.empty, ...(app.workflows ?? []).map((w) => w.layer), ...dispatchers).pipe(Layer.provideMerge(core))
 }
 
 /**
