@@ -37,7 +37,12 @@ export interface Aggregate<State, Command extends Tagged, Event extends Tagged, 
   readonly commands: Schema.Schema<Command, any>
   readonly commandTypes: ReadonlyArray<string>
   readonly events: EventRegistry.EventRegistry<Event>
-  readonly errors: Schema.Schema<DomainError, any>
+  /**
+   * The domain errors' schema (`Schema.Never` when there are none). Typed loosely on purpose: a
+   * schema is invariant in its type, so an aggregate without errors (`never`) would not fit
+   * `Aggregate.Any`; `decide` carries the precise type.
+   */
+  readonly errors: Schema.Schema<any, any>
   readonly initialState: State
   /** What should happen: the events a command produces, or why it is refused. */
   readonly decide: (state: State, command: Command) => Effect.Effect<ReadonlyArray<Event>, DomainError>
