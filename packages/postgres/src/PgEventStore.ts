@@ -19,11 +19,13 @@ import {
 } from "@recount/core/EventStoreError"
 import * as Kit from "@recount/core/EventStoreKit"
 import * as ExpectedVersion from "@recount/core/ExpectedVersion"
+import * as Tracing from "@recount/core/Tracing"
 import * as Chunk from "effect/Chunk"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
@@ -42,6 +44,16 @@ interface AppendRow {
   readonly global_position: string | null
   readonly first_version: string | null
   readonly conflict_event_id?: string | null
+}
+
+/** `recount_appends_total{outcome}`: `appended`, `already_applied`, `conflict` (a wrong expected version), `error`. */
+const appends = Metric.counter("recount_appends_total", { description: "Appends to the event store from this process, by outcome", incremental: true })
+const appendedEvents = Metric.counter("recount_appended_events_total", { description: "Events appended from this process", incremental: true })
+const appendOutcomes = {
+  appended: Metric.tagged(appends, "outcome", "appended"),
+  alreadyApplied: Metric.tagged(appends, "outcome", "already_applied"),
+  conflict: Metric.tagged(appends, "outcome", "conflict"),
+  error: Metric.tagged(appends, "outcome", "error")
 }
 
 const unavailable = (operation: string) => (e: QueryError) => new StoreUnavailable({ operation, detail: e.message })
@@ -83,6 +95,7 @@ export const make = Effect.gen(function*() {
   const sql = yield* PgClient.PgClient
   const pool = yield* PgPool
   const config = yield* EventStoreConfig
+  const tracing = yield* Tracing.Tracing
   const scope = yield* Effect.scope
   const wakeup = Kit.makeWakeup()
 
@@ -142,7 +155,13 @@ export const make = Effect.gen(function*() {
           case 0:
           case 1:
           case 2:
-            if (row.status === 0 && p.events.length > 0) notifyAppended()
+            if (row.status === 0 && p.events.length > 0) {
+              notifyAppended()
+              appendOutcomes.appended.unsafeUpdate(1, [])
+              appendedEvents.unsafeUpdate(p.events.length, [])
+            } else {
+              appendOutcomes.alreadyApplied.unsafeUpdate(1, [])
+            }
             return Effect.succeed({
               streamVersion: Number(row.stream_version),
               firstVersion: Number(row.first_version),
@@ -150,6 +169,7 @@ export const make = Effect.gen(function*() {
               alreadyApplied: row.status !== 0
             })
           case 3:
+            appendOutcomes.conflict.unsafeUpdate(1, [])
             return Effect.fail(new WrongExpectedVersion({
               tenant: p.tenant,
               streamName: p.streamName,
@@ -173,6 +193,7 @@ export const make = Effect.gen(function*() {
             }
             // Two appends raced with the same new command id: run again and the stored result answers.
             if (e.code === "23505" && retries > 0) return attempt(retries - 1)
+            appendOutcomes.error.unsafeUpdate(1, [])
             // Class 22 is a data exception: input that got past validation but that PostgreSQL
             // refuses. Nothing was stored.
             if (e.code?.startsWith("22")) {
@@ -181,7 +202,18 @@ export const make = Effect.gen(function*() {
             return Effect.fail(unavailable("append")(e))
           }
         })
-      return attempt(2)
+      return tracing.enabled
+        ? Effect.withSpan(attempt(2), "recount.append", {
+          kind: "client",
+          attributes: {
+            "db.system": "postgresql",
+            "recount.tenant": p.tenant,
+            "recount.stream": p.streamName,
+            "recount.events": p.events.length,
+            "recount.expected_version": expectedCode(expected)
+          }
+        })
+        : attempt(2)
     })
 
   const resolve = (streamName: string, tenant: string | undefined) => Kit.resolveStream(streamName, tenant, config)

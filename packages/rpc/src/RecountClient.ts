@@ -17,6 +17,7 @@ import { RpcClient, RpcMiddleware, RpcSerialization } from "@effect/rpc"
 import type { RpcClientError } from "@effect/rpc/RpcClientError"
 import type * as Aggregate from "@recount/core/Aggregate"
 import type * as Checkpoint from "@recount/core/Checkpoint"
+import * as Tracing from "@recount/core/Tracing"
 import type { StateView } from "@recount/core/CommandResult"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -26,6 +27,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import * as Tracer from "effect/Tracer"
 import { Authentication, type DispatchResult, RecountApi, type WireEvent } from "./RecountApi.js"
 
 type Api = RpcClient.FromGroup<typeof RecountApi, RpcClientError>
@@ -102,6 +104,12 @@ export interface Options {
 const make = Effect.gen(function*() {
   // No span per message on the client either: see RecountServer.
   const rpc = yield* RpcClient.make(RecountApi, { disableTracing: true })
+  const tracing = yield* Tracing.Tracing
+
+  // The caller's trace goes along as a `traceparent` header: the node continues it.
+  const withTrace = <A, E, R>(call: (headers: Record<string, string> | undefined) => Effect.Effect<A, E, R>) =>
+    Effect.flatMap(Effect.serviceOption(Tracer.ParentSpan), (span) =>
+      call(span._tag === "Some" ? { traceparent: Tracing.traceparent(span.value) } : undefined))
 
   const dispatch: RecountClientService["dispatch"] = (aggregate, id, command, options) =>
     Effect.gen(function*() {
@@ -112,15 +120,28 @@ const make = Effect.gen(function*() {
           projections: options.consistency.projections,
           timeoutMillis: options.consistency.timeout === undefined ? undefined : Duration.toMillis(Duration.decode(options.consistency.timeout))
         }
-      return yield* rpc.Dispatch({
+      const commandId = options?.commandId ?? globalThis.crypto.randomUUID()
+      const payload = {
         aggregate: aggregate.name,
         id,
         command: encoded,
-        commandId: options?.commandId ?? globalThis.crypto.randomUUID(),
+        commandId,
         tenant: options?.tenant,
         consistency,
         timeoutMillis: options?.timeout === undefined ? undefined : Duration.toMillis(Duration.decode(options.timeout))
-      }).pipe(
+      }
+      const sent = withTrace((headers) => rpc.Dispatch(payload, headers === undefined ? undefined : { headers }))
+      return yield* (tracing.enabled
+        ? Effect.withSpan(sent, "recount.client.dispatch", {
+          kind: "client",
+          attributes: {
+            "recount.aggregate": aggregate.name,
+            "recount.aggregate_id": id,
+            "recount.command": (command as { readonly _tag?: unknown })._tag,
+            "recount.command_id": commandId
+          }
+        })
+        : sent).pipe(
         Effect.catchTag("DomainError", (e) =>
           Effect.flatMap(
             Schema.decodeUnknown(aggregate.errors)(e.error).pipe(Effect.orElseSucceed(() => e)),

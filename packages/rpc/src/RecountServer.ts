@@ -10,6 +10,7 @@
  * | `/rpc/http/msgpack` | RPC over HTTP, MessagePack |
  * | `/v1/...` | the HTTP+JSON face (see `RecountHttpApi`) |
  * | `/openapi.json` | its OpenAPI document |
+ * | `/metrics` | the node's metrics, Prometheus text format (see `RecountMetrics`) |
  *
  * @since 0.1.0
  */
@@ -26,6 +27,7 @@ import { ApiKeys } from "./ApiKeys.js"
 import * as Drain from "./internal/drain.js"
 import * as Handlers from "./internal/handlers.js"
 import * as HttpFace from "./internal/httpFace.js"
+import * as MetricsRoute from "./internal/metricsRoute.js"
 import { Authentication, RecountApi } from "./RecountApi.js"
 
 const AuthenticationLive = Layer.effect(
@@ -74,7 +76,8 @@ export const routes = Layer.mergeAll(
   rpcRoute("/rpc/msgpack", "websocket", RpcSerialization.msgPack),
   rpcRoute("/rpc/http", "http", RpcSerialization.ndjson),
   rpcRoute("/rpc/http/msgpack", "http", RpcSerialization.msgPack),
-  HttpFace.routes
+  HttpFace.routes,
+  MetricsRoute.route
 ).pipe(Layer.provide([Drain.handlers, AuthenticationLive]))
 
 /**

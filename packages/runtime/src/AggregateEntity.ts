@@ -5,34 +5,48 @@
  * @since 0.1.0
  */
 import { ClusterSchema, Entity, type Sharding } from "@effect/cluster"
+import type * as Headers from "@effect/platform/Headers"
+import * as HttpTraceContext from "@effect/platform/HttpTraceContext"
 import type * as Aggregate from "@recount/core/Aggregate"
 import type { EventStore } from "@recount/core/EventStore"
 import type { SnapshotStore } from "@recount/core/SnapshotStore"
+import * as Tracing from "@recount/core/Tracing"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Tracer from "effect/Tracer"
 import { entityType, parseEntityId, rpcs } from "./AggregateProtocol.js"
 import * as Instance from "./internal/instance.js"
 import type { ResidentAggregates } from "./ResidentAggregates.js"
 import { RuntimeConfig } from "./RuntimeConfig.js"
 
 const entities = new WeakMap<Aggregate.Any, unknown>()
+const tracedEntities = new WeakMap<Aggregate.Any, unknown>()
 
 /**
- * The cluster entity of an aggregate (one per aggregate definition).
+ * The cluster entity of an aggregate (one per aggregate definition). The cluster's client span
+ * per message costs about 20% of a message's CPU, so it is on only when tracing is (`traced`):
+ * then the entity's own span joins the command's trace instead of starting one of its own.
  *
  * @since 0.1.0
  */
-export const entity = <A extends Aggregate.Any>(aggregate: A) => {
-  // The cluster's client spans cost about 20% of a message's CPU; the command bus is where a span
-  // per command belongs (with the observability issue).
-  const make = () => Entity.make(entityType(aggregate), rpcs(aggregate)).annotateRpcs(ClusterSchema.ClientTracingEnabled, false)
-  let cached = entities.get(aggregate) as ReturnType<typeof make> | undefined
+export const entity = <A extends Aggregate.Any>(aggregate: A, options?: { readonly traced?: boolean | undefined }) => {
+  const traced = options?.traced === true
+  const make = () => Entity.make(entityType(aggregate), rpcs(aggregate)).annotateRpcs(ClusterSchema.ClientTracingEnabled, traced)
+  const cache = traced ? tracedEntities : entities
+  let cached = cache.get(aggregate) as ReturnType<typeof make> | undefined
   if (!cached) {
     cached = make()
-    entities.set(aggregate, cached)
+    cache.set(aggregate, cached)
   }
   return cached
 }
+
+/**
+ * Message headers that carry a command's origin to its entity: the caller's trace (when this
+ * process does not trace, the cluster's own propagation is off) and its correlation id.
+ */
+export const headers = { traceparent: "traceparent", correlationId: "recount-correlation-id" } as const
 
 /**
  * Registers the aggregate's entity with the cluster. Every runner must register every aggregate.
@@ -44,17 +58,35 @@ export const layer = <A extends Aggregate.Any>(
 ): Layer.Layer<never, never, Sharding.Sharding | EventStore | SnapshotStore | ResidentAggregates> =>
   Layer.unwrapEffect(Effect.gen(function*() {
     const config = yield* RuntimeConfig
-    const e = entity(aggregate)
+    const tracing = yield* Tracing.Tracing
+    const e = entity(aggregate, { traced: tracing.enabled })
     return e.toLayer(
       Effect.gen(function*() {
         const address = yield* Entity.CurrentAddress
         const { aggregateId, tenant } = parseEntityId(address.entityId)
         const instance = yield* Instance.make(aggregate, tenant, aggregateId)
+        type Request = {
+          readonly payload: { readonly commandId: string; readonly command: Aggregate.CommandOf<A> }
+          readonly headers: Headers.Headers
+        }
+        // Traced, the handler runs in the entity's span, a child of the command's; untraced, the
+        // caller's trace (if any) came as a header and is only recorded with the events.
+        const execute = tracing.enabled
+          ? (request: Request) =>
+            Effect.flatMap(Effect.serviceOption(Tracer.ParentSpan), (span) =>
+              instance.execute(request.payload.commandId, request.payload.command, {
+                span: Option.getOrUndefined(span),
+                correlationId: request.headers[headers.correlationId]
+              }))
+          : (request: Request) =>
+            instance.execute(request.payload.commandId, request.payload.command, {
+              span: request.headers[headers.traceparent] === undefined ? undefined : Option.getOrUndefined(HttpTraceContext.w3c(request.headers)),
+              correlationId: request.headers[headers.correlationId]
+            })
+        const annotated = (request: Request) => Effect.annotateLogs(execute(request), "commandId", request.payload.commandId)
         return {
-          Execute: (request: { readonly payload: { readonly commandId: string; readonly command: Aggregate.CommandOf<A> } }) =>
-            instance.execute(request.payload.commandId, request.payload.command),
-          ExecutePersisted: (request: { readonly payload: { readonly commandId: string; readonly command: Aggregate.CommandOf<A> } }) =>
-            instance.execute(request.payload.commandId, request.payload.command),
+          Execute: annotated,
+          ExecutePersisted: annotated,
           GetState: () => instance.view
         }
       }) as Effect.Effect<any, never, EventStore | SnapshotStore | ResidentAggregates | Entity.CurrentAddress>,

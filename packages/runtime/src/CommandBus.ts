@@ -6,6 +6,8 @@
 import type { Sharding } from "@effect/cluster"
 import * as Aggregate from "@recount/core/Aggregate"
 import { checkName, maxIdLength, maxTenantLength } from "@recount/core/EventStoreKit"
+import * as Tracing from "@recount/core/Tracing"
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -14,9 +16,11 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import * as Tracer from "effect/Tracer"
 import * as AggregateEntity from "./AggregateEntity.js"
 import { type CommandResult, entityId, type StateView } from "./AggregateProtocol.js"
 import { type CaughtUp, Projections, type ProjectionsError } from "./Projections.js"
+import * as RecountMetrics from "./RecountMetrics.js"
 import { RuntimeConfig } from "./RuntimeConfig.js"
 import { AggregateUnavailable, type CommandConflict, CommandTimeout, InvalidCommand, UnknownProjection } from "./RuntimeError.js"
 import { maxCommandDepth, tooDeep } from "./internal/nesting.js"
@@ -41,6 +45,8 @@ export interface DispatchOptions {
    * times slower here, so meant for commands nobody waits on. Both are exactly-once by command id.
    */
   readonly delivery?: "volatile" | "persisted" | undefined
+  /** Recorded with the events as their correlation id; defaults to the command id. */
+  readonly correlationId?: string | undefined
 }
 
 /** @since 0.1.0 */
@@ -125,15 +131,18 @@ const cached = <C>(make: (id: string) => C, capacity = 10_000) => {
 export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<CommandBus, never, Sharding.Sharding> =>
   Layer.effect(CommandBus, Effect.gen(function*() {
     const config = yield* RuntimeConfig
+    const tracing = yield* Tracing.Tracing
     const projections = yield* Effect.serviceOption(Projections)
     const byName = new Map<string, Aggregate.Any>()
     const clients = new Map<Aggregate.Any, (id: string) => any>()
     const isDomainError = new Map<Aggregate.Any, (u: unknown) => boolean>()
+    const metrics = new Map<Aggregate.Any, ReturnType<typeof RecountMetrics.forAggregate>>()
     for (const aggregate of aggregates) {
       if (byName.has(aggregate.name)) return yield* Effect.dieMessage(`aggregate ${aggregate.name} is registered twice`)
       byName.set(aggregate.name, aggregate)
-      clients.set(aggregate, cached(yield* AggregateEntity.entity(aggregate).client))
+      clients.set(aggregate, cached(yield* AggregateEntity.entity(aggregate, { traced: tracing.enabled }).client))
       isDomainError.set(aggregate, Schema.is(aggregate.errors))
+      metrics.set(aggregate, RecountMetrics.forAggregate(aggregate.name))
     }
     const clientFor = (aggregate: Aggregate.Any) => {
       const client = clients.get(aggregate)
@@ -163,11 +172,66 @@ export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<Com
       )
     }
 
+    // What travels with the command to its entity: the correlation id, and, when this process
+    // does not trace (the cluster's own propagation is then off), a trace the caller handed over.
+    const originHeaders = (correlationId: string | undefined) =>
+      tracing.enabled
+        ? Effect.succeed(correlationId === undefined ? undefined : { [AggregateEntity.headers.correlationId]: correlationId })
+        : Effect.map(Effect.serviceOption(Tracer.ParentSpan), (parent) => {
+          const external = Tracing.external(parent)
+          if (external === undefined && correlationId === undefined) return undefined
+          const headers: Record<string, string> = {}
+          if (external !== undefined) headers[AggregateEntity.headers.traceparent] = Tracing.traceparent(external)
+          if (correlationId !== undefined) headers[AggregateEntity.headers.correlationId] = correlationId
+          return headers
+        })
+
+    const outcomeOf = (e: unknown): RecountMetrics.CommandOutcome => {
+      switch (typeof e === "object" && e !== null && "_tag" in e ? (e as { _tag: unknown })._tag : undefined) {
+        case "CommandConflict":
+          return "conflict"
+        case "CommandTimeout":
+          return "timeout"
+        case "AggregateUnavailable":
+        case "ProjectionsUnavailable":
+          return "unavailable"
+        case "InvalidCommand":
+        case "UnknownProjection":
+          return "invalid"
+        default:
+          return "rejected"
+      }
+    }
+
     const dispatch: CommandBusService["dispatch"] = (aggregate, aggregateId, command, options) =>
+      Effect.suspend(() => {
+        const commandId = options?.commandId ?? globalThis.crypto.randomUUID()
+        const started = performance.now()
+        const measured = Effect.onExit(send(aggregate, aggregateId, command, commandId, options), (exit) =>
+          Effect.sync(() =>
+            metrics.get(aggregate)?.record(
+              exit._tag === "Success" ? (exit.value.alreadyApplied ? "already_applied" : "ok") : Cause.isFailType(exit.cause) ? outcomeOf(exit.cause.error) : "unavailable",
+              started
+            )
+          ))
+        return tracing.enabled
+          ? Effect.withSpan(measured, "recount.command", {
+            kind: "server",
+            attributes: {
+              "recount.aggregate": aggregate.name,
+              "recount.aggregate_id": aggregateId,
+              "recount.command": (command as { readonly _tag?: unknown })._tag,
+              "recount.command_id": commandId,
+              "recount.tenant": options?.tenant ?? "default"
+            }
+          })
+          : measured
+      })
+
+    const send = <A extends Aggregate.Any>(aggregate: A, aggregateId: string, command: Aggregate.CommandOf<A>, commandId: string, options: DispatchOptions | undefined) =>
       Effect.gen(function*() {
         const client = yield* clientFor(aggregate)
         const id = yield* checkTarget(aggregate.name, aggregateId, options?.tenant ?? "default")
-        const commandId = options?.commandId ?? globalThis.crypto.randomUUID()
         const idProblem = checkName(commandId, maxIdLength)
         if (idProblem) return yield* new InvalidCommand({ aggregate: aggregate.name, detail: `command id ${idProblem}` })
         const consistency = options?.consistency ?? "eventual"
@@ -180,8 +244,10 @@ export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<Com
           const unknown = typeof consistency === "object" ? consistency.projections?.find((name) => !known.has(name)) : undefined
           if (unknown !== undefined) return yield* new UnknownProjection({ projection: unknown, known: [...known.keys()] })
         }
-        const send = options?.delivery === "persisted" ? client(id).ExecutePersisted : client(id).Execute
-        const result = yield* (call(aggregate, aggregateId, commandId, options?.timeout, send({ commandId, command }) as Effect.Effect<CommandResult, unknown>) as Effect.Effect<CommandResult, any>)
+        const execute = options?.delivery === "persisted" ? client(id).ExecutePersisted : client(id).Execute
+        const headers = yield* originHeaders(options?.correlationId)
+        const sent = execute({ commandId, command }, headers === undefined ? undefined : { headers }) as Effect.Effect<CommandResult, unknown>
+        const result: CommandResult = yield* (call(aggregate, aggregateId, commandId, options?.timeout, sent) as Effect.Effect<CommandResult, any>)
         if (consistency === "eventual" || Option.isNone(projections)) return result
         const wait = typeof consistency === "object" ? consistency : {}
         const first = result.events[0]
@@ -195,8 +261,8 @@ export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<Com
           },
           { projections: wait.projections, timeout: wait.timeout ?? defaultConsistencyTimeout }
         )
-        return { ...result, projections: caughtUp }
-      })
+        return { ...result, projections: caughtUp } as DispatchResult
+      }) as Effect.Effect<DispatchResult, Aggregate.ErrorOf<A> | DispatchError>
 
     return CommandBus.of({
       aggregates: byName,

@@ -15,11 +15,13 @@ import type * as Aggregate from "@recount/core/Aggregate"
 import { CommandResult } from "@recount/core/CommandResult"
 import type { RecordedEvent } from "@recount/core/EventEnvelope"
 import type * as EventRegistry from "@recount/core/EventRegistry"
+import * as Tracing from "@recount/core/Tracing"
 import type { ExecutionState } from "@recount/core/WorkflowStatus"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import { CommandBus } from "./CommandBus.js"
+import * as RecountMetrics from "./RecountMetrics.js"
 import * as Executions from "./internal/executions.js"
 import * as Projection from "./Projection.js"
 
@@ -129,11 +131,15 @@ export const dispatch = <A extends Aggregate.Any>(
   Effect.gen(function*() {
     const instance = yield* WorkflowInstance
     const bus = yield* CommandBus
+    const tracing = yield* Tracing.Tracing
+    const commandId = `${instance.executionId}/${options.step}`
+    const activities = RecountMetrics.labelled(RecountMetrics.workflowActivities, { workflow: instance.workflow.name, outcome: "ok" })
+    const failures = RecountMetrics.labelled(RecountMetrics.workflowActivities, { workflow: instance.workflow.name, outcome: "failed" })
     return yield* Activity.make({
       name: options.step,
       success: CommandResult,
       error: aggregate.errors as Schema.Schema<Aggregate.ErrorOf<A>, unknown>,
-      execute: bus.dispatch(aggregate, aggregateId, command, { commandId: `${instance.executionId}/${options.step}`, tenant: options.tenant }).pipe(
+      execute: bus.dispatch(aggregate, aggregateId, command, { commandId, tenant: options.tenant }).pipe(
         Effect.retry({
           while: (e) => typeof e === "object" && e !== null && "_tag" in e && transient.has(String(e._tag)),
           schedule: Schedule.exponential("200 millis").pipe(Schedule.intersect(Schedule.recurs(8)))
@@ -142,7 +148,21 @@ export const dispatch = <A extends Aggregate.Any>(
           (e): e is Exclude<typeof e, Aggregate.ErrorOf<A>> => !Schema.is(aggregate.errors)(e),
           (e) => Effect.die(e)
         ),
-        Effect.map(({ projections: _, ...result }) => result)
+        Effect.map(({ projections: _, ...result }) => result),
+        Effect.onExit((exit) => Effect.sync(() => (exit._tag === "Success" ? activities : failures).unsafeUpdate(1, []))),
+        (effect) =>
+          tracing.enabled
+            ? Effect.withSpan(effect, "recount.workflow.activity", {
+              attributes: {
+                "recount.workflow": instance.workflow.name,
+                "recount.execution_id": instance.executionId,
+                "recount.step": options.step,
+                "recount.aggregate": aggregate.name,
+                "recount.aggregate_id": aggregateId,
+                "recount.command_id": commandId
+              }
+            })
+            : effect
       ) as Effect.Effect<CommandResult, Aggregate.ErrorOf<A>>
     })
   })

@@ -8,6 +8,7 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as RecountMetrics from "./RecountMetrics.js"
 import { RuntimeConfig } from "./RuntimeConfig.js"
 
 /** @since 0.1.0 */
@@ -29,17 +30,21 @@ export class ResidentAggregates extends Context.Tag("@recount/runtime/ResidentAg
 export const make = (max: number): ResidentAggregatesService => {
   // A Map iterates in insertion order; re-inserting on use keeps the oldest first.
   const resident = new Map<string, () => void>()
+  const gauge = () => RecountMetrics.residentAggregates.unsafeUpdate(resident.size, [])
   return {
     touch: (key, evict) => {
-      resident.delete(key)
+      const known = resident.delete(key)
       resident.set(key, evict)
       while (resident.size > max) {
         const [oldest, dropState] = resident.entries().next().value as [string, () => void]
         resident.delete(oldest)
         dropState()
       }
+      if (!known) gauge()
     },
-    remove: (key) => void resident.delete(key),
+    remove: (key) => {
+      if (resident.delete(key)) gauge()
+    },
     size: () => resident.size
   }
 }

@@ -77,10 +77,10 @@ export const handlers = RecountApi.toLayer(Effect.gen(function*() {
   const drain = yield* CurrentDrain
   return {
     ...ops,
-    Dispatch: (payload) =>
+    Dispatch: (payload, options) =>
       drain.draining()
         ? Effect.fail(new AggregateUnavailable({ aggregate: payload.aggregate, aggregateId: payload.id, detail: "this node is shutting down; retry with the same command id" }))
-        : drain.track(ops.Dispatch(payload))
+        : drain.track(ops.Dispatch(payload, options))
   }
 }))
 

@@ -1,3 +1,5 @@
+import type * as Headers from "@effect/platform/Headers"
+import * as HttpTraceContext from "@effect/platform/HttpTraceContext"
 import type { RpcGroup } from "@effect/rpc"
 import type * as Aggregate from "@recount/core/Aggregate"
 import { AggregateUnavailable, InvalidCommand, ProjectionsUnavailable } from "@recount/core/DispatchError"
@@ -25,6 +27,16 @@ export const tenantFor = (principal: Principal["Type"], requested: string | unde
   if (principal.tenant === allTenants) return Either.right(requested ?? "default")
   if (requested !== undefined && requested !== principal.tenant) return Either.left(new Forbidden({ reason: "the key belongs to another tenant" }))
   return Either.right(principal.tenant)
+}
+
+/**
+ * The RPC library's spans are off (see RecountServer), so the client's trace arrives as a
+ * `traceparent` header of the call, and the command's span (or, untraced, its events) continue it.
+ */
+const withCallerTrace = (headers: Headers.Headers | undefined) => <A, E, R>(effect: Effect.Effect<A, E, R>) => {
+  if (headers === undefined || headers["traceparent"] === undefined) return effect
+  const parent = HttpTraceContext.w3c(headers)
+  return parent._tag === "Some" ? Effect.withParentSpan(effect, parent.value) : effect
 }
 
 const ourErrors = new Set(["InvalidCommand", "CommandConflict", "CommandTimeout", "AggregateUnavailable", "UnknownProjection", "ProjectionsUnavailable"])
@@ -70,7 +82,7 @@ export const operations = Effect.gen(function*() {
   const statusOf = (name: string) => Effect.map(projections.status([name]), (all) => all[0]!)
 
   return {
-    Dispatch: (p) =>
+    Dispatch: (p, options?: { readonly headers: Headers.Headers }) =>
       Effect.gen(function*() {
         const tenant = yield* tenantFor(yield* Principal, p.tenant, "write", "dispatch commands")
         const aggregate = bus.aggregates.get(p.aggregate)
@@ -93,7 +105,7 @@ export const operations = Effect.gen(function*() {
               : Effect.fail(new AggregateUnavailable({ aggregate: p.aggregate, aggregateId: p.id, detail: String(e) }))
           })
         )
-      }).pipe(Effect.uninterruptible),
+      }).pipe(withCallerTrace(options?.headers), Effect.uninterruptible),
 
     GetState: (p) =>
       Effect.gen(function*() {

@@ -5,6 +5,7 @@ import type { AppendError, EventDecodeError, ReadError } from "@recount/core/Eve
 import type { RecordedEvent } from "@recount/core/EventEnvelope"
 import * as ExpectedVersion from "@recount/core/ExpectedVersion"
 import { SnapshotStore } from "@recount/core/SnapshotStore"
+import * as Tracing from "@recount/core/Tracing"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -12,6 +13,7 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import type * as Tracer from "effect/Tracer"
 import type { CommandResult, DecidedEvent, StateView } from "../AggregateProtocol.js"
 import { ResidentAggregates } from "../ResidentAggregates.js"
 import * as PagedRead from "./pagedRead.js"
@@ -109,6 +111,14 @@ export const load = <A extends Aggregate.Any>(
 
 type ExecuteError<A extends Aggregate.Any> = Aggregate.ErrorOf<A> | CommandConflict | AggregateUnavailable | InvalidCommand
 
+/** Where a command came from, recorded with its events. */
+export interface Origin {
+  /** The span of the command's trace the events belong to, if any. */
+  readonly span?: Tracer.AnySpan | undefined
+  /** Defaults to the command id. */
+  readonly correlationId?: string | undefined
+}
+
 /** The in-memory aggregate instance behind one entity. Commands must not run concurrently. */
 export const make = <A extends Aggregate.Any>(aggregate: A, tenant: string, aggregateId: string) =>
   Effect.gen(function*() {
@@ -189,7 +199,7 @@ export const make = <A extends Aggregate.Any>(aggregate: A, tenant: string, aggr
       }
     }
 
-    const execute = (commandId: string, command: Aggregate.CommandOf<A>): Effect.Effect<CommandResult, ExecuteError<A>> =>
+    const execute = (commandId: string, command: Aggregate.CommandOf<A>, origin?: Origin): Effect.Effect<CommandResult, ExecuteError<A>> =>
       Effect.gen(function*() {
         if (!stale) resident.touch(key, dropState)
         for (let attempt = 1; ; attempt++) {
@@ -211,10 +221,13 @@ export const make = <A extends Aggregate.Any>(aggregate: A, tenant: string, aggr
           }
           const events = decided.right
           const data: Array<EventData> = []
+          // The command caused the events; its trace, when it has one, ties them to the caller's.
+          const metadata = origin?.span ? Tracing.metadata(origin.span) : undefined
+          const correlationId = origin?.correlationId ?? commandId
           for (const event of events) {
             const encoded = aggregate.events.encodeEither(event)
             if (Either.isLeft(encoded)) return yield* new InvalidCommand({ aggregate: aggregate.name, detail: encoded.left.message })
-            data.push({ ...encoded.right, eventId: globalThis.crypto.randomUUID() })
+            data.push({ ...encoded.right, eventId: globalThis.crypto.randomUUID(), metadata, correlationId, causationId: commandId })
           }
           const before = version
           // Once the append is sent, the state must follow it: no interruption in between.

@@ -3,6 +3,7 @@ import * as Checkpoint from "@recount/core/Checkpoint"
 import type { RecordedEvent } from "@recount/core/EventEnvelope"
 import { EventStore, type ReadAllBatch } from "@recount/core/EventStore"
 import type { ReadError } from "@recount/core/EventStoreError"
+import * as Tracing from "@recount/core/Tracing"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
@@ -12,7 +13,9 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
+import * as Tracer from "effect/Tracer"
 import * as Projection from "../Projection.js"
+import * as RecountMetrics from "../RecountMetrics.js"
 import * as Rows from "./projectionRows.js"
 
 /** Another instance holds the projection's lease, or its state moved under this one: stop writing. */
@@ -62,7 +65,10 @@ export const run = (projection: Projection.Any, options: RunnerOptions) =>
     const sql = yield* SqlClient.SqlClient
     const store = yield* EventStore
     const hooks = yield* ProjectorHooks
+    const tracing = yield* Tracing.Tracing
     const name = projection.name
+    const batches = RecountMetrics.labelled(RecountMetrics.projectionBatches, { projection: projection.name })
+    const applied = RecountMetrics.labelled(RecountMetrics.projectionEvents, { projection: projection.name })
     const eventTypes = projection.eventTypes
     const leaseMillis = Duration.toMillis(options.leaseTimeout)
 
@@ -194,7 +200,7 @@ export const run = (projection: Projection.Any, options: RunnerOptions) =>
      * Returns the new checkpoint, or `undefined` when a strict projection stopped.
      */
     const applyFrom = (epoch: bigint, kind: Kind, version: number, from: Checkpoint.Checkpoint, events: ReadonlyArray<RecordedEvent>) =>
-      Effect.gen(function*() {
+      traced(kind, events, Effect.gen(function*() {
         if (hooks.beforeTransaction) yield* hooks.beforeTransaction(events)
         const whole = yield* Effect.either(applyBatch(epoch, kind, version, from, events))
         if (Either.isRight(whole)) return whole.right
@@ -226,7 +232,35 @@ export const run = (projection: Projection.Any, options: RunnerOptions) =>
           checkpoint = Checkpoint.of(event)
         }
         return checkpoint
+      })).pipe(Effect.tap(() => Effect.sync(() => {
+        batches.unsafeUpdate(1, [])
+        applied.unsafeUpdate(events.length, [])
+      })))
+
+    // A span per batch, linked to the traces of the commands that appended its events (a few).
+    const traced = <A, E, R>(kind: Kind, events: ReadonlyArray<RecordedEvent>, effect: Effect.Effect<A, E, R>) => {
+      if (!tracing.enabled) return effect
+      const links: Array<Tracer.SpanLink> = []
+      const seen = new Set<string>()
+      for (const event of events) {
+        const traceId = event.metadata[Tracing.metadataKeys.traceId]
+        const spanId = event.metadata[Tracing.metadataKeys.spanId]
+        if (typeof traceId !== "string" || typeof spanId !== "string" || seen.has(traceId)) continue
+        seen.add(traceId)
+        links.push({ _tag: "SpanLink", span: Tracer.externalSpan({ traceId, spanId }), attributes: {} })
+        if (links.length >= 32) break
+      }
+      return Effect.withSpan(effect, "recount.projection.batch", {
+        attributes: {
+          "recount.projection": name,
+          "recount.projection.kind": kind,
+          "recount.events": events.length,
+          "recount.from_position": String(events[0]!.globalPosition),
+          "recount.to_position": String(events[events.length - 1]!.globalPosition)
+        },
+        links
       })
+    }
 
     /** A strict projection stops: live, it is marked failed; a rebuild is abandoned, the old version untouched. */
     const stop = (epoch: bigint, kind: Kind, version: number, error: string) =>

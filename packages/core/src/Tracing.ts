@@ -1,0 +1,78 @@
+/**
+ * Whether Recount records spans, and how trace context rides with commands into the events they
+ * append. Off by default: Effect's spans are cheap but not free, and the command path is measured
+ * against plain pg. `Telemetry.layer` (`@recount/runtime`) turns it on together with an exporter.
+ *
+ * Services read the setting once, when they are built: provide it below the node's layers.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import { identity } from "effect/Function"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Tracer from "effect/Tracer"
+
+/** @since 0.1.0 */
+export class Tracing extends Context.Reference<Tracing>()("@recount/core/Tracing", {
+  defaultValue: (): { readonly enabled: boolean } => ({ enabled: false })
+}) {}
+
+/**
+ * Tracing on or off for the services built on top of this layer.
+ *
+ * @since 0.1.0
+ */
+export const layer = (enabled: boolean): Layer.Layer<never> => Layer.succeed(Tracing, { enabled })
+
+/** Attributes of a span, as `Effect.withSpan` takes them. */
+export type SpanOptions = Tracer.SpanOptions
+
+/**
+ * `Effect.withSpan` when tracing is on, nothing at all when it is off. Decide once, when the
+ * service is built: `const span = Tracing.spans(yield* Tracing)`.
+ *
+ * @since 0.1.0
+ */
+export const spans = (tracing: Tracing["Type"]) =>
+  tracing.enabled
+    ? (name: string, options?: SpanOptions) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.withSpan(self, name, options)
+    : (_name: string, _options?: SpanOptions) => identity
+
+/**
+ * The W3C `traceparent` of a span: how trace context crosses a process boundary.
+ *
+ * @since 0.1.0
+ */
+export const traceparent = (span: Tracer.AnySpan): string => `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`
+
+/**
+ * The span a caller handed over from outside (a client's `traceparent`), when no local span was
+ * made since: what is propagated when this process does not trace. Local spans made with tracing
+ * off (the cluster's and the HTTP server's own) lead nowhere, so they are skipped.
+ *
+ * @since 0.1.0
+ */
+export const external = (span: Option.Option<Tracer.AnySpan>): Tracer.ExternalSpan | undefined => {
+  let current = Option.getOrUndefined(span)
+  while (current !== undefined && current._tag === "Span") current = Option.getOrUndefined(current.parent)
+  return current
+}
+
+/**
+ * The metadata keys under which an event records the trace of the command that appended it.
+ *
+ * @since 0.1.0
+ */
+export const metadataKeys = { traceId: "traceId", spanId: "spanId" } as const
+
+/**
+ * An event's trace metadata for a span: `{ traceId, spanId }`.
+ *
+ * @since 0.1.0
+ */
+export const metadata = (span: Tracer.AnySpan): Readonly<Record<string, string>> => ({
+  [metadataKeys.traceId]: span.traceId,
+  [metadataKeys.spanId]: span.spanId
+})
