@@ -87,6 +87,9 @@ export interface Summary {
   readonly orderStatus: Readonly<Record<string, number>>
 }
 
+/** Orders one shopper follows at once. */
+const openOrders = 4
+
 const catalogue = [
   { sku: "tea", price: 4.5, stock: 1_000_000 },
   { sku: "jam", price: 3.2, stock: 1_000_000 },
@@ -206,7 +209,7 @@ const load = (options: Options) =>
             if (!(yield* chance(0.75))) return
             yield* command(Payment, orderId, new ConfirmPayment())
           }
-          yield* Effect.sleep("50 millis")
+          yield* Effect.sleep("100 millis")
         }
       })
 
@@ -214,12 +217,27 @@ const load = (options: Options) =>
       Effect.gen(function*() {
         const customerId = `${run}-c${index}`
         const name = yield* pick(names)
-        if (!(yield* command(Customer, customerId, new RegisterCustomer({ name, email: `${name.toLowerCase()}.${index}@${run}.example`, address: yield* randomAddress })))) return
+        let address = yield* randomAddress
+        if (!(yield* command(Customer, customerId, new RegisterCustomer({ name, email: `${name.toLowerCase()}.${index}@${run}.example`, address })))) return
         customers.push(customerId)
         counts.customers.registered++
+        // A shopper has a few orders open at once and follows each on its own.
+        const open = yield* Effect.makeSemaphore(openOrders)
+        const following: Array<Fiber.RuntimeFiber<void>> = []
         for (let n = 1; Date.now() < until; n++) {
+          yield* open.take(1)
+          if (Date.now() >= until) {
+            yield* open.release(1)
+            break
+          }
           if (yield* chance(0.1)) {
-            if (yield* command(Customer, customerId, new ChangeAddress({ address: yield* randomAddress }))) counts.customers.moved++
+            // Always somewhere else: a move to the same address would record nothing.
+            let next = yield* randomAddress
+            while (next.street === address.street && next.city === address.city) next = yield* randomAddress
+            if (yield* command(Customer, customerId, new ChangeAddress({ address: next }))) {
+              address = next
+              counts.customers.moved++
+            }
           }
           const lineCount = yield* Random.nextIntBetween(1, 4)
           const items = new Map<string, { sku: string; quantity: number; price: number }>()
@@ -232,15 +250,20 @@ const load = (options: Options) =>
           const payment: typeof PaymentMethod.Type = roll < 0.1 ? { method: "card", card: "0000" } : roll < 0.3 ? { method: "invoice" } : { method: "card", card: "4242" }
           const orderId = `${run}-o${index}-${n}`
           const lines = [...items.values()]
-          if (!Arr.isNonEmptyArray(lines)) continue
-          if (!(yield* command(Order, orderId, new PlaceOrder({ customerId, lines, payment })))) continue
+          if (!Arr.isNonEmptyArray(lines) || !(yield* command(Order, orderId, new PlaceOrder({ customerId, lines, payment })))) {
+            yield* open.release(1)
+            continue
+          }
           orders.push(orderId)
           counts.orders.placed++
           if (payment.method === "invoice") counts.orders.invoice++
           else if (payment.card === "0000") counts.orders.refusedCard++
           else counts.orders.card++
-          yield* follow(orderId, payment.method === "invoice")
+          following.push(yield* Effect.fork(Effect.ensuring(follow(orderId, payment.method === "invoice"), open.release(1))))
+          // Browsing before the next order.
+          yield* Effect.sleep(Duration.millis(yield* Random.nextIntBetween(0, 200)))
         }
+        yield* Fiber.joinAll(following)
       })
 
     // The shelves first.

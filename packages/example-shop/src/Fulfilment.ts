@@ -1,9 +1,11 @@
 /**
  * The order-fulfilment saga. `OrderPlaced` starts it: it reserves the stock of every line, takes
  * the payment, marks the order paid and ships it (the carrier reports the delivery later, with
- * `MarkDelivered`). A refused payment releases the stock and cancels the order; an invoice that is
- * not paid within the payment timeout is voided and does the same, woken by a durable timer that
- * survives restarts. Every step is a command with an id derived
+ * `MarkDelivered`). A refused payment releases the stock and cancels the order. An order on
+ * invoice waits for its payment: `InvoicePaid` starts a second, short saga that marks the order
+ * paid and ships it, while the first sleeps on a durable timer (it survives restarts) until the
+ * payment timeout, then voids the invoice; if that wins over the payment, it releases the stock
+ * and cancels the order, and if the invoice was paid first, it has nothing left to do. Every step is a command with an id derived
  * from the execution, so a step that runs again never applies twice.
  */
 import * as DurableClock from "@effect/workflow/DurableClock"
@@ -67,18 +69,36 @@ export const layer = (options?: { readonly paymentTimeout?: Duration.DurationInp
         Effect.catchTags({ NothingToConfirm: Effect.die, InvoiceClosed: Effect.die, AlreadyPaid: Effect.die })
       )
 
-      if (p.payment.method === "invoice") {
-        yield* DurableClock.sleep({ name: "payment-timeout", duration: options?.paymentTimeout ?? Duration.minutes(30), inMemoryThreshold: "0 millis" })
-        // Voiding goes through the payment, so a confirmation that lands first wins and one that
-        // comes later is refused: the order is never both cancelled and paid.
-        const voided = yield* EventWorkflow.dispatch(Payment, p.orderId, new VoidInvoice(), { step: "void-invoice" }).pipe(
-          Effect.as(true),
-          Effect.catchTag("AlreadyPaid", () => Effect.succeed(false)),
-          unexpected
-        )
-        if (voided) return yield* abandon("not paid in time")
+      if (p.payment.method === "card") {
+        yield* unexpected(EventWorkflow.dispatch(Order, p.orderId, new PayOrder({ amount: p.total }), { step: "mark-paid" }))
+        yield* unexpected(EventWorkflow.dispatch(Order, p.orderId, new ShipOrder(), { step: "ship" }))
+        return
       }
 
-      yield* unexpected(EventWorkflow.dispatch(Order, p.orderId, new PayOrder({ amount: p.total }), { step: "mark-paid" }))
-      yield* unexpected(EventWorkflow.dispatch(Order, p.orderId, new ShipOrder(), { step: "ship" }))
+      yield* DurableClock.sleep({ name: "payment-timeout", duration: options?.paymentTimeout ?? Duration.minutes(30), inMemoryThreshold: "0 millis" })
+      // Voiding goes through the payment, so a payment that lands first wins and one that comes
+      // later is refused: the order is never both cancelled and paid.
+      const voided = yield* EventWorkflow.dispatch(Payment, p.orderId, new VoidInvoice(), { step: "void-invoice" }).pipe(
+        Effect.as(true),
+        Effect.catchTag("AlreadyPaid", () => Effect.succeed(false)),
+        unexpected
+      )
+      if (voided) return yield* abandon("not paid in time")
     }))
+
+/** Ships an order once its invoice is paid. */
+export const InvoiceSettlement = EventWorkflow.make({ name: "InvoiceSettlement", payload: { orderId: Schema.String, amount: Schema.Number } })
+
+/** Starts the settlement for every paid invoice, once. */
+export const startOnInvoicePaid = EventWorkflow.trigger(InvoiceSettlement, {
+  events: Payment.events,
+  eventTypes: ["InvoicePaid"],
+  payload: (event, envelope) => ({ orderId: idOf(envelope.streamName), amount: event._tag === "InvoicePaid" ? event.amount : 0 })
+})
+
+/** The settlement's implementation. The order is still placed: its invoice was paid before it could be voided. */
+export const settlementLayer = InvoiceSettlement.toLayer((p) =>
+  Effect.gen(function*() {
+    yield* unexpected(EventWorkflow.dispatch(Order, p.orderId, new PayOrder({ amount: p.amount }), { step: "mark-paid" }))
+    yield* unexpected(EventWorkflow.dispatch(Order, p.orderId, new ShipOrder(), { step: "ship" }))
+  }))

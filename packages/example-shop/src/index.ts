@@ -19,7 +19,7 @@ export * from "./domain/Customer.js"
 export * from "./domain/Inventory.js"
 export * from "./domain/Order.js"
 export * from "./domain/Payment.js"
-export { OrderAbandoned, OrderFulfilment, startOnOrderPlaced } from "./Fulfilment.js"
+export { InvoiceSettlement, OrderAbandoned, OrderFulfilment, startOnInvoicePaid, startOnOrderPlaced } from "./Fulfilment.js"
 export { Notifications } from "./Notifications.js"
 export { OrderSummaries } from "./OrderSummaries.js"
 
@@ -30,6 +30,9 @@ export const projections = [OrderSummaries, CustomerHistory, DailySales, Notific
 export const app = (options?: { readonly paymentTimeout?: Duration.DurationInput | undefined }) => ({
   aggregates,
   projections,
-  workflows: [Workflows.register(Fulfilment.OrderFulfilment, Fulfilment.layer(options))],
-  triggers: [Fulfilment.startOnOrderPlaced]
+  workflows: [
+    Workflows.register(Fulfilment.OrderFulfilment, Fulfilment.layer(options)),
+    Workflows.register(Fulfilment.InvoiceSettlement, Fulfilment.settlementLayer)
+  ],
+  triggers: [Fulfilment.startOnOrderPlaced, Fulfilment.startOnInvoicePaid]
 })

@@ -17,6 +17,8 @@ export class VoidInvoice extends Schema.TaggedClass<VoidInvoice>()("VoidInvoice"
 
 export class PaymentCaptured extends Schema.TaggedClass<PaymentCaptured>()("PaymentCaptured", { amount: Schema.Number }) {}
 export class PaymentInvoiced extends Schema.TaggedClass<PaymentInvoiced>()("PaymentInvoiced", { amount: Schema.Number }) {}
+/** An invoice was paid (a card payment is `PaymentCaptured`). */
+export class InvoicePaid extends Schema.TaggedClass<InvoicePaid>()("InvoicePaid", { amount: Schema.Number }) {}
 export class InvoiceVoided extends Schema.TaggedClass<InvoiceVoided>()("InvoiceVoided", {}) {}
 
 export class PaymentRefused extends Schema.TaggedError<PaymentRefused>()("PaymentRefused", { reason: Schema.String }) {}
@@ -32,7 +34,7 @@ export type PaymentState = typeof PaymentState.Type
 export const Payment = Aggregate.make({
   name: "payment",
   commands: [RequestPayment, ConfirmPayment, VoidInvoice],
-  events: [PaymentCaptured, PaymentInvoiced, InvoiceVoided],
+  events: [PaymentCaptured, PaymentInvoiced, InvoicePaid, InvoiceVoided],
   errors: [PaymentRefused, NothingToConfirm, InvoiceClosed, AlreadyPaid],
   initialState: { status: "none", amount: 0 } as PaymentState,
   decide: (state, command) => {
@@ -46,7 +48,7 @@ export const Payment = Aggregate.make({
       case "ConfirmPayment":
         switch (state.status) {
           case "invoiced":
-            return Effect.succeed([new PaymentCaptured({ amount: state.amount })])
+            return Effect.succeed([new InvoicePaid({ amount: state.amount })])
           case "captured":
             return Effect.succeed([])
           case "voided":
@@ -71,6 +73,7 @@ export const Payment = Aggregate.make({
   evolve: (state, event): PaymentState => {
     switch (event._tag) {
       case "PaymentCaptured":
+      case "InvoicePaid":
         return { status: "captured", amount: event.amount }
       case "PaymentInvoiced":
         return { status: "invoiced", amount: event.amount }

@@ -1,0 +1,83 @@
+import { expect, layer } from "@effect/vitest"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as ApiConfig from "@recount/rpc/ApiConfig"
+import * as ApiKeys from "@recount/rpc/ApiKeys"
+import * as RecountServer from "@recount/rpc/RecountServer"
+import * as RecountNode from "@recount/runtime/RecountNode"
+import * as TestDatabase from "@recount/testing/TestDatabase"
+import * as TestProcess from "@recount/testing/TestProcess"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as DemoLoad from "../src/DemoLoad.js"
+import { app } from "../src/index.js"
+
+const key = "demo-test-key"
+const Node = RecountServer.layer.pipe(
+  Layer.provide(ApiConfig.layer({ port: 0 })),
+  Layer.provideMerge(ApiKeys.layer({ bootstrapKey: Redacted.make(key) })),
+  Layer.provideMerge(RecountNode.layerSingle(app())),
+  Layer.provideMerge(TestDatabase.layerStores())
+)
+
+layer(Node, { excludeTestServices: true, timeout: 180_000 })("npm run demo", (it) => {
+  it.effect("drives orders over the API for a few seconds; its summary agrees with the store", () =>
+    Effect.gen(function*() {
+      const url = yield* RecountServer.url
+      const printed: Array<string> = []
+      const summary = yield* DemoLoad.run({ url, apiKey: key, seconds: 3, concurrency: 4, output: { write: (t) => printed.push(t), isTTY: false } })
+      const sql = yield* SqlClient.SqlClient
+      const like = `%-${summary.run}-%`
+
+      // Progress lines while it ran, then a summary that names every part.
+      expect(printed.length).toBeGreaterThanOrEqual(2)
+      expect(printed.every((line) => /^\d+\/3 s {2}orders \d+ {2}commands \d+ ok, \d+ failed\n$/.test(line))).toBe(true)
+      const text = DemoLoad.format(summary)
+      for (const part of ["commands", "events", "workflows", "projections"]) expect(text).toContain(part)
+
+      expect(summary.orders.placed).toBeGreaterThan(0)
+      expect(summary.orders.placed).toBe(summary.orders.card + summary.orders.refusedCard + summary.orders.invoice)
+      expect(summary.commands.failed).toBe(0)
+
+      // Every command it counted as ok is recorded with its events, under the run's command ids.
+      const [commands] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM recount_commands WHERE command_id LIKE ${`${summary.run}/%`}`
+      expect(commands!.n).toBe(summary.commands.ok)
+      // The events of the run's streams, the saga's included, are what it reports.
+      const [events] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM recount_events WHERE stream_name LIKE ${like}`
+      expect(events!.n).toBe(summary.events)
+      const [placed] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM recount_events WHERE event_type = 'OrderPlaced' AND stream_name LIKE ${like}`
+      expect(placed!.n).toBe(summary.orders.placed)
+
+      // Saga outcomes, from each order's last event in the store.
+      const outcomes = yield* sql<{ last: string; n: number }>`
+        SELECT last, count(*)::int AS n FROM (
+          SELECT DISTINCT ON (stream_name) event_type AS last FROM recount_events
+          WHERE category = 'order' AND stream_name LIKE ${like} ORDER BY stream_name, stream_version DESC) x
+        GROUP BY last`
+      const ended = (...types: ReadonlyArray<string>) => outcomes.filter((o) => types.includes(o.last)).reduce((n, o) => n + o.n, 0)
+      expect(summary.workflows).toEqual({
+        completed: ended("OrderShipped", "OrderDelivered"),
+        compensated: ended("OrderCancelled"),
+        pending: ended("OrderPlaced", "OrderPaid")
+      })
+      expect(summary.workflows.completed).toBeGreaterThan(0)
+      const [refused] = yield* sql<{ n: number }>`
+        SELECT count(*)::int AS n FROM recount_events WHERE event_type = 'OrderCancelled' AND data->>'reason' LIKE 'payment refused%' AND stream_name LIKE ${like}`
+      expect(refused!.n).toBe(summary.orders.refusedCard)
+
+      // The bootstrap key reads every projection's lag.
+      expect("unavailable" in summary.projections).toBe(false)
+      expect((summary.projections as ReadonlyArray<DemoLoad.Lag>).map((p) => p.name)).toEqual(
+        expect.arrayContaining(["order-summaries", "customer-history", "daily-sales", "notifications"]))
+    }))
+
+  it.effect("says clearly when nobody listens, or the key is wrong", () =>
+    Effect.gen(function*() {
+      const port = yield* TestProcess.freePort
+      const down = yield* Effect.flip(DemoLoad.run({ url: `http://127.0.0.1:${port}`, apiKey: key, seconds: 1, concurrency: 1 }))
+      expect(down.message).toBe(`cannot reach http://127.0.0.1:${port}: ECONNREFUSED`)
+      const url = yield* RecountServer.url
+      const refused = yield* Effect.flip(DemoLoad.run({ url, apiKey: "not-a-key", seconds: 1, concurrency: 1 }))
+      expect(refused._tag).toBe("KeyRefused")
+    }))
+})
