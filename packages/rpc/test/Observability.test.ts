@@ -117,6 +117,9 @@ layer(traced, { excludeTestServices: true, timeout: 120_000 })("a traced node", 
         (s) => s !== undefined
       )
       expect(batch?.attributes["recount.events"]).toBeGreaterThanOrEqual(1)
+      // Background statements (pollers, heartbeats) start no traces of their own.
+      expect(exporter.getFinishedSpans().filter((s) => s.name.startsWith("sql.") && s.parentSpanContext === undefined)).toEqual([])
+      expect(exporter.getFinishedSpans().some((s) => s.name.startsWith("sql.") && s.spanContext().traceId === batch?.spanContext().traceId)).toBe(true)
     }))
 
   it.scoped("JSON log lines carry the trace id, the span id and the command id", () =>

@@ -17,7 +17,14 @@
  */
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
-import { BatchSpanProcessor, ConsoleSpanExporter, type SpanProcessor } from "@opentelemetry/sdk-trace-base"
+import {
+  BatchSpanProcessor,
+  ConsoleSpanExporter,
+  ParentBasedSampler,
+  type Sampler,
+  SamplingDecision,
+  type SpanProcessor
+} from "@opentelemetry/sdk-trace-base"
 import * as Tracing from "@recount/core/Tracing"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
@@ -54,6 +61,18 @@ export interface TelemetryOptions {
 
 /** @since 0.1.0 */
 export type LogFormat = "pretty" | "json" | "logfmt"
+
+/**
+ * SQL statements outside any trace are not recorded: a node's pollers, heartbeats and the
+ * cluster's bookkeeping would otherwise send a trace each, many a second. A trace starts at a
+ * client, a command, a projection batch or a workflow activity, and the statements it runs are in it.
+ */
+const rootSqlSampler: Sampler = {
+  shouldSample: (_context, _traceId, spanName) => ({
+    decision: spanName.startsWith("sql.") ? SamplingDecision.NOT_RECORD : SamplingDecision.RECORD_AND_SAMPLED
+  }),
+  toString: () => "RecountRootSqlSampler"
+}
 
 const traceOf = (context: FiberRefs.FiberRefs) =>
   Context.getOption(FiberRefs.getOrDefault(context, FiberRef.currentContext), Tracer.ParentSpan)
@@ -106,7 +125,11 @@ export const layer = (options: TelemetryOptions): Layer.Layer<never> => {
   const processors = options.spanProcessor === undefined ? [] : Array.isArray(options.spanProcessor) ? options.spanProcessor : [options.spanProcessor as SpanProcessor]
   const tracing = processors.length > 0
   const sdk = tracing
-    ? NodeSdk.layer(() => ({ resource: { serviceName: options.serviceName ?? "recount" }, spanProcessor: processors }))
+    ? NodeSdk.layer(() => ({
+      resource: { serviceName: options.serviceName ?? "recount" },
+      spanProcessor: processors,
+      tracerConfig: { sampler: new ParentBasedSampler({ root: rootSqlSampler }) }
+    }))
     : Layer.empty
   const logs = Layer.mergeAll(
     Logger.replace(Logger.defaultLogger, loggerFor(options.logFormat ?? "pretty", tracing)),
