@@ -7,15 +7,15 @@ import { eventually } from "@recount/testing/Eventually"
 import * as TestDatabase from "@recount/testing/TestDatabase"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { AddStock, app, ConfirmPayment, Inventory, InvoiceClosed, MarkDelivered, Order, OrderFulfilment, Payment, PlaceOrder } from "../src/index.js"
+import { AddStock, app, ConfirmPayment, Inventory, InvoiceClosed, InvoiceSettlement, MarkDelivered, Order, OrderFulfilment, Payment, PlaceOrder } from "../src/index.js"
 import { fresh } from "@recount/testing/TestIds"
 
 const Live = RecountNode.layerSingle(app({ paymentTimeout: "2 seconds" })).pipe(Layer.provideMerge(TestDatabase.layerStores()))
 
 
 /** The saga's execution for an order. */
-const executionOf = (order: string) =>
-  Effect.map(EventWorkflow.executions(OrderFulfilment), (xs) => xs.find((x) => (x.payload as { orderId?: string }).orderId === order))
+const executionOf = (order: string, workflow: typeof OrderFulfilment | typeof InvoiceSettlement = OrderFulfilment) =>
+  Effect.map(EventWorkflow.executions(workflow), (xs) => xs.find((x) => (x.payload as { orderId?: string }).orderId === order))
 const orderStatus = (id: string) => Effect.flatMap(CommandBus, (bus) => Effect.map(bus.getState(Order, id), (v) => (v.state as { status: string }).status))
 const available = (sku: string) => Effect.flatMap(CommandBus, (bus) => Effect.map(bus.getState(Inventory, sku), (v) => (v.state as { available: number }).available))
 const typesOf = (stream: string) =>
@@ -67,6 +67,9 @@ layer(Live, { excludeTestServices: true, timeout: 120_000 })("the order-fulfilme
       expect(yield* eventually(orderStatus(unpaid), (s) => s === "cancelled")).toBe("cancelled")
       expect(yield* eventually(orderStatus(paid), (s) => s === "shipped")).toBe("shipped")
       expect(yield* eventually(available(sku), (a) => a === 2)).toBe(2)
+      // The payment started the settlement saga, which shipped the order; the unpaid order has none.
+      expect(yield* eventually(executionOf(paid, InvoiceSettlement), (x) => x?.status === "completed")).toMatchObject({ status: "completed" })
+      expect(yield* executionOf(unpaid, InvoiceSettlement)).toBeUndefined()
       // The timer voided the unpaid invoice: paying it now is refused, not money taken for a cancelled order.
       expect(yield* typesOf(`payment-${unpaid}`)).toEqual(["PaymentInvoiced", "InvoiceVoided"])
       expect(yield* Effect.flip(bus.dispatch(Payment, unpaid, new ConfirmPayment()))).toEqual(new InvoiceClosed())
