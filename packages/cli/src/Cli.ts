@@ -1,6 +1,6 @@
 /**
  * The `recount` command line: an operator's view of a node over its API (state, streams, the live
- * log, projections, dead letters, API keys), and `migrate` against the database.
+ * log, projections, dead letters, workflows, API keys), and `migrate` against the database.
  *
  * ```ts
  * // In-process, as the tests do: the exit code, with output on the Console service.
@@ -23,6 +23,7 @@ import * as Migrate from "./internal/migrate.js"
 import * as Projections from "./internal/projections.js"
 import * as State from "./internal/state.js"
 import * as Streams from "./internal/streams.js"
+import * as Workflows from "./internal/workflows.js"
 
 /**
  * The root command and every subcommand.
@@ -31,7 +32,7 @@ import * as Streams from "./internal/streams.js"
  */
 export const command = Command.make("recount").pipe(
   Command.withDescription("Operate a Recount node"),
-  Command.withSubcommands([State.command, Streams.command, Events.command, Projections.command, DeadLetters.command, Keys.command, Migrate.command])
+  Command.withSubcommands([State.command, Streams.command, Events.command, Projections.command, DeadLetters.command, Workflows.command, Keys.command, Migrate.command])
 )
 
 const cli = Command.run(command, { name: "recount", version: "0.1.0" })

@@ -21,6 +21,14 @@ import {
 import { RecordedEvent } from "@recount/core/EventEnvelope"
 import { InvalidArgument, InvalidStreamName, StoreUnavailable } from "@recount/core/EventStoreError"
 import { CaughtUp, DeadLetter, ProjectionStatus } from "@recount/core/ProjectionStatus"
+import {
+  ExecutionNotFound,
+  ExecutionState,
+  InvalidExecutionState,
+  UnknownWorkflow,
+  WorkflowExecution,
+  WorkflowsUnavailable
+} from "@recount/core/WorkflowStatus"
 import * as Context from "effect/Context"
 import * as Schema from "effect/Schema"
 
@@ -297,6 +305,70 @@ export const RetryDeadLetter = Rpc.make("RetryDeadLetter", { payload: parkedEven
  */
 export const SkipDeadLetter = Rpc.make("SkipDeadLetter", { payload: parkedEvent, error: deadLetterErrors })
 
+/**
+ * One stream of a tenant, as `ListStreams` pages them: its version is its number of events.
+ *
+ * @since 0.1.0
+ */
+export const StreamInfo = Schema.Struct({
+  streamName: Schema.String,
+  category: Schema.String,
+  version: Schema.Number,
+  createdAt: Schema.Date,
+  updatedAt: Schema.Date
+})
+/** @since 0.1.0 */
+export interface StreamInfo extends Schema.Schema.Type<typeof StreamInfo> {}
+
+/**
+ * A page of the caller's tenant's streams in name order (of one category, or whose names start
+ * with `prefix`); `next` is the `after` of the following page, when there is one.
+ *
+ * @since 0.1.0
+ */
+export const ListStreams = Rpc.make("ListStreams", {
+  payload: {
+    ...tenant,
+    category: Schema.optional(Schema.String),
+    prefix: Schema.optional(Schema.String),
+    after: Schema.optional(Schema.String),
+    limit: Schema.optional(Schema.Number)
+  },
+  success: Schema.Struct({ streams: Schema.Array(StreamInfo), next: Schema.NullOr(Schema.String) }),
+  error: readErrors
+})
+
+const workflowErrors = Schema.Union(UnknownWorkflow, ExecutionNotFound, InvalidExecutionState, WorkflowsUnavailable, Forbidden)
+const executionTarget = { workflow: Schema.String, executionId: Schema.String }
+
+/**
+ * The node's workflows by name, and their executions newest first (of one workflow, in one
+ * state, when given) with their triggering events. Bootstrap key only: workflows serve every
+ * tenant.
+ *
+ * @since 0.1.0
+ */
+export const ListWorkflows = Rpc.make("ListWorkflows", {
+  payload: { workflow: Schema.optional(Schema.String), state: Schema.optional(ExecutionState), limit: Schema.optional(Schema.Number) },
+  success: Schema.Struct({ workflows: Schema.Array(Schema.String), executions: Schema.Array(WorkflowExecution) }),
+  error: Schema.Union(UnknownWorkflow, WorkflowsUnavailable, Forbidden)
+})
+
+/**
+ * Retries a failed execution: starts its next attempt, a new execution for the same triggering
+ * event, and returns it. Retrying the same failed execution again returns the same attempt.
+ *
+ * @since 0.1.0
+ */
+export const RetryWorkflow = Rpc.make("RetryWorkflow", { payload: executionTarget, success: WorkflowExecution, error: workflowErrors })
+
+/**
+ * Cancels a running or suspended execution: it is interrupted and its compensations run.
+ *
+ * @since 0.1.0
+ */
+export const CancelWorkflow = Rpc.make("CancelWorkflow", { payload: executionTarget, success: WorkflowExecution, error: workflowErrors })
+
 /** Creates an API key (admin of the tenant, or the bootstrap key for any tenant). */
 export const CreateKey = Rpc.make("CreateKey", {
   payload: { ...tenant, role: Role, name: Schema.String },
@@ -334,6 +406,10 @@ export class RecountApi extends RpcGroup.make(
   ListDeadLetters,
   RetryDeadLetter,
   SkipDeadLetter,
+  ListStreams,
+  ListWorkflows,
+  RetryWorkflow,
+  CancelWorkflow,
   CreateKey,
   ListKeys,
   RevokeKey

@@ -24,8 +24,16 @@ import {
 } from "@recount/core/DispatchError"
 import { InvalidArgument, InvalidStreamName, StoreUnavailable } from "@recount/core/EventStoreError"
 import { ProjectionStatus } from "@recount/core/ProjectionStatus"
+import {
+  ExecutionNotFound,
+  ExecutionState,
+  InvalidExecutionState,
+  UnknownWorkflow,
+  WorkflowExecution,
+  WorkflowsUnavailable
+} from "@recount/core/WorkflowStatus"
 import * as Schema from "effect/Schema"
-import { DispatchResult, DomainError, Forbidden, LimitExceeded, Principal, Unauthorized, WireEvent } from "./RecountApi.js"
+import { DispatchResult, DomainError, Forbidden, LimitExceeded, Principal, StreamInfo, Unauthorized, WireEvent } from "./RecountApi.js"
 
 /**
  * The bearer key of every request, checked like the RPC protocol's.
@@ -73,18 +81,58 @@ export const stream = HttpApiEndpoint.get("stream", "/v1/:tenant/streams/:stream
 /** `GET /v1/projections`: status of every projection (bootstrap key only). */
 export const projections = HttpApiEndpoint.get("projections", "/v1/projections").addSuccess(Schema.Array(ProjectionStatus))
 
+/** `GET /v1/{tenant}/streams[?category=c&prefix=p&after=name&limit=n]`: one page of the tenant's streams. */
+export const streams = HttpApiEndpoint.get("streams", "/v1/:tenant/streams")
+  .setPath(Schema.Struct({ tenant: Schema.String }))
+  .setUrlParams(Schema.Struct({
+    category: Schema.optional(Schema.String),
+    prefix: Schema.optional(Schema.String),
+    after: Schema.optional(Schema.String),
+    limit: Schema.optional(Schema.NumberFromString)
+  }))
+  .addSuccess(Schema.Struct({ streams: Schema.Array(StreamInfo), next: Schema.NullOr(Schema.String) }))
+
+/** `GET /v1/workflows[?workflow=name&state=failed&limit=n]`: workflows and executions (bootstrap key only). */
+export const workflows = HttpApiEndpoint.get("workflows", "/v1/workflows")
+  .setUrlParams(Schema.Struct({
+    workflow: Schema.optional(Schema.String),
+    state: Schema.optional(ExecutionState),
+    limit: Schema.optional(Schema.NumberFromString)
+  }))
+  .addSuccess(Schema.Struct({ workflows: Schema.Array(Schema.String), executions: Schema.Array(WorkflowExecution) }))
+
+const ExecutionPath = Schema.Struct({ workflow: Schema.String, executionId: Schema.String })
+
+/** `POST /v1/workflows/{workflow}/executions/{executionId}/retry`: starts a failed execution's next attempt. */
+export const retryWorkflow = HttpApiEndpoint.post("retryWorkflow", "/v1/workflows/:workflow/executions/:executionId/retry")
+  .setPath(ExecutionPath)
+  .addSuccess(WorkflowExecution)
+
+/** `POST /v1/workflows/{workflow}/executions/{executionId}/cancel`: interrupts it; its compensations run. */
+export const cancelWorkflow = HttpApiEndpoint.post("cancelWorkflow", "/v1/workflows/:workflow/executions/:executionId/cancel")
+  .setPath(ExecutionPath)
+  .addSuccess(WorkflowExecution)
+
 /** @since 0.1.0 */
 export class RecountHttpGroup extends HttpApiGroup.make("recount")
   .add(dispatch)
   .add(state)
   .add(stream)
   .add(projections)
+  .add(streams)
+  .add(workflows)
+  .add(retryWorkflow)
+  .add(cancelWorkflow)
   .addError(InvalidCommand, { status: 400 })
   .addError(InvalidStreamName, { status: 400 })
   .addError(InvalidArgument, { status: 400 })
   .addError(LimitExceeded, { status: 400 })
   .addError(Forbidden, { status: 403 })
   .addError(UnknownProjection, { status: 404 })
+  .addError(UnknownWorkflow, { status: 404 })
+  .addError(ExecutionNotFound, { status: 404 })
+  .addError(InvalidExecutionState, { status: 409 })
+  .addError(WorkflowsUnavailable, { status: 503 })
   .addError(CommandConflict, { status: 409 })
   .addError(DomainError, { status: 422 })
   .addError(AggregateUnavailable, { status: 503 })

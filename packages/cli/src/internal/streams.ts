@@ -33,8 +33,35 @@ const show = Command.make("show", {
       ].join("\n"))
   })).pipe(Command.withDescription("Show one page of a stream's events"))
 
-/** `recount streams show <stream>`. */
+const list = Command.make("list", {
+  ...Connection.options,
+  category: Options.text("category").pipe(Options.withDescription("Only streams of this category"), Options.optional),
+  prefix: Options.text("prefix").pipe(Options.withDescription("Only streams whose names start with this"), Options.optional),
+  after: Options.text("after").pipe(Options.withDescription("Start after this stream name (the previous page's next)"), Options.optional),
+  limit: Options.integer("limit").pipe(Options.withDescription("Streams per page (the node caps it)"), Options.optional),
+  tenant: Options.text("tenant").pipe(Options.optional)
+}, (o) =>
+  Effect.gen(function*() {
+    const page = yield* Connection.withRpc(o, (rpc) =>
+      rpc.ListStreams({
+        tenant: Option.getOrUndefined(o.tenant),
+        category: Option.getOrUndefined(o.category),
+        prefix: Option.getOrUndefined(o.prefix),
+        after: Option.getOrUndefined(o.after),
+        limit: Option.getOrUndefined(o.limit)
+      }))
+    yield* Output.print(o.json, page, (p) =>
+      [
+        Output.table(
+          ["stream", "category", "version", "created at", "updated at"],
+          p.streams.map((s) => [s.streamName, s.category, String(s.version), s.createdAt.toISOString(), s.updatedAt.toISOString()])
+        ),
+        ...(p.next === null ? [] : [`next page: --after ${p.next}`])
+      ].join("\n"))
+  })).pipe(Command.withDescription("List a tenant's streams in name order, one page at a time"))
+
+/** `recount streams list|show`. */
 export const command = Command.make("streams").pipe(
   Command.withDescription("Inspect streams"),
-  Command.withSubcommands([show])
+  Command.withSubcommands([list, show])
 )

@@ -43,13 +43,17 @@ export const Choker = Projection.make({
       : Effect.asVoid(SqlClient.SqlClient)
 })
 
+/** A node running `app` with the API on a free loopback port, on a fresh database. */
+export const layerNodeWith = (app: RecountNode.App) =>
+  RecountServer.layer.pipe(
+    Layer.provide(ApiConfig.layer({ port: 0 })),
+    Layer.provideMerge(ApiKeys.layer({ bootstrapKey: Redacted.make(bootstrapKey) })),
+    Layer.provideMerge(RecountNode.layerSingle(app)),
+    Layer.provideMerge(TestDatabase.layerStores())
+  )
+
 /** A node with the API on a free loopback port and two projections, on a fresh database. */
-export const layerNode = RecountServer.layer.pipe(
-  Layer.provide(ApiConfig.layer({ port: 0 })),
-  Layer.provideMerge(ApiKeys.layer({ bootstrapKey: Redacted.make(bootstrapKey) })),
-  Layer.provideMerge(RecountNode.layerSingle({ aggregates: [BankAccount], projections: [Balances, Choker] })),
-  Layer.provideMerge(TestDatabase.layerStores())
-)
+export const layerNode = layerNodeWith({ aggregates: [BankAccount], projections: [Balances, Choker] })
 
 /** What one run of the CLI did. */
 export interface Run {

@@ -4,11 +4,15 @@ import type { RpcGroup } from "@effect/rpc"
 import type * as Aggregate from "@recount/core/Aggregate"
 import { AggregateUnavailable, InvalidCommand, ProjectionsUnavailable } from "@recount/core/DispatchError"
 import { StoreUnavailable } from "@recount/core/EventStoreError"
+import { WorkflowsUnavailable } from "@recount/core/WorkflowStatus"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import { EventStore } from "@recount/core/EventStore"
 import type { SnapshotStore } from "@recount/core/SnapshotStore"
 import * as AggregateHistory from "@recount/runtime/AggregateHistory"
 import { CommandBus } from "@recount/runtime/CommandBus"
 import { Projections } from "@recount/runtime/Projections"
+import * as StreamCatalog from "@recount/runtime/StreamCatalog"
+import { Workflows } from "@recount/runtime/Workflows"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -57,7 +61,8 @@ export const operations = Effect.gen(function*() {
   const projections = yield* Projections
   const keys = yield* ApiKeys
   const config = yield* ApiConfig
-  const context = yield* Effect.context<SnapshotStore | EventStore>()
+  const context = yield* Effect.context<SnapshotStore | EventStore | SqlClient.SqlClient>()
+  const workflows = yield* Workflows
   const subscriptions = new Map<number, number>()
 
   const aggregateNamed = (name: string) => {
@@ -80,6 +85,17 @@ export const operations = Effect.gen(function*() {
         ? Effect.void
         : Effect.fail(new Forbidden({ reason: `projections read every tenant's events; ${what} needs the bootstrap admin key` })))
   const statusOf = (name: string) => Effect.map(projections.status([name]), (all) => all[0]!)
+  // Workflows serve every tenant (their executions are not per tenant): the bootstrap key's, too.
+  const workflowsBootstrapOnly = (what: string) =>
+    Effect.flatMap(Principal, (principal) =>
+      principal.tenant === allTenants
+        ? Effect.void
+        : Effect.fail(new Forbidden({ reason: `workflows serve every tenant; ${what} needs the bootstrap admin key` })))
+  const workflowTimeout = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    Effect.timeoutFail(effect, {
+      duration: config.requestTimeout,
+      onTimeout: () => new WorkflowsUnavailable({ detail: `no answer within the request timeout of ${requestMillis} ms` })
+    })
 
   return {
     Dispatch: (p, options?: { readonly headers: Headers.Headers }) =>
@@ -184,6 +200,31 @@ export const operations = Effect.gen(function*() {
     RetryDeadLetter: (p) => Effect.zipRight(bootstrapOnly("retrying their parked events"), projections.deadLetters.retry(p.projection, p.eventId)),
 
     SkipDeadLetter: (p) => Effect.zipRight(bootstrapOnly("skipping their parked events"), projections.deadLetters.skip(p.projection, p.eventId)),
+
+    ListStreams: (p) =>
+      Effect.gen(function*() {
+        const tenant = yield* tenantFor(yield* Principal, p.tenant, "read", "list streams")
+        return yield* StreamCatalog.list({
+          tenant,
+          category: p.category,
+          prefix: p.prefix,
+          after: p.after,
+          limit: Math.max(1, Math.min(p.limit ?? config.maxPageSize, config.maxPageSize))
+        }).pipe(Effect.provide(context), readTimeout("listStreams"))
+      }),
+
+    ListWorkflows: (p) =>
+      Effect.zipRight(
+        workflowsBootstrapOnly("listing them"),
+        Effect.map(
+          workflowTimeout(workflows.executions({ workflow: p.workflow, state: p.state, limit: p.limit })),
+          (executions) => ({ workflows: workflows.names, executions })
+        )
+      ),
+
+    RetryWorkflow: (p) => Effect.zipRight(workflowsBootstrapOnly("retrying them"), workflowTimeout(workflows.retry(p.workflow, p.executionId))),
+
+    CancelWorkflow: (p) => Effect.zipRight(workflowsBootstrapOnly("cancelling them"), workflowTimeout(workflows.cancel(p.workflow, p.executionId))),
 
     CreateKey: (p) =>
       Effect.gen(function*() {

@@ -33,6 +33,11 @@ const Handlers = HttpApiBuilder.group(RecountHttpApi, "recount", (handlers) =>
       .handle("stream", ({ path, urlParams }) =>
         ops.ReadStream({ tenant: path.tenant, stream: path.stream, fromVersion: urlParams.from, direction: urlParams.direction, limit: urlParams.limit }))
       .handle("projections", () => ops.GetProjections({}))
+      .handle("streams", ({ path, urlParams }) =>
+        ops.ListStreams({ tenant: path.tenant, category: urlParams.category, prefix: urlParams.prefix, after: urlParams.after, limit: urlParams.limit }))
+      .handle("workflows", ({ urlParams }) => ops.ListWorkflows({ workflow: urlParams.workflow, state: urlParams.state, limit: urlParams.limit }))
+      .handle("retryWorkflow", ({ path }) => ops.RetryWorkflow(path))
+      .handle("cancelWorkflow", ({ path }) => ops.CancelWorkflow(path))
   ))
 
 /** The HTTP face's routes and `/openapi.json`. */
