@@ -16,15 +16,24 @@ import * as Tracer from "effect/Tracer"
 
 /** @since 0.1.0 */
 export class Tracing extends Context.Reference<Tracing>()("@recount/core/Tracing", {
-  defaultValue: (): { readonly enabled: boolean } => ({ enabled: false })
+  defaultValue: (): {
+    /** Recount makes its spans. */
+    readonly enabled: boolean
+    /**
+     * A command's log lines are annotated with its `commandId`: about a microsecond a command,
+     * so only when the logs are read by machines (the JSON format turns it on).
+     */
+    readonly logCommandIds: boolean
+  } => ({ enabled: false, logCommandIds: false })
 }) {}
 
 /**
- * Tracing on or off for the services built on top of this layer.
+ * Tracing on or off, and command ids in logs, for the services built on top of this layer.
  *
  * @since 0.1.0
  */
-export const layer = (enabled: boolean): Layer.Layer<never> => Layer.succeed(Tracing, { enabled })
+export const layer = (options: { readonly enabled: boolean; readonly logCommandIds?: boolean | undefined }): Layer.Layer<never> =>
+  Layer.succeed(Tracing, { enabled: options.enabled, logCommandIds: options.logCommandIds ?? false })
 
 /** Attributes of a span, as `Effect.withSpan` takes them. */
 export type SpanOptions = Tracer.SpanOptions

@@ -83,7 +83,9 @@ export const layer = <A extends Aggregate.Any>(
               span: request.headers[headers.traceparent] === undefined ? undefined : Option.getOrUndefined(HttpTraceContext.w3c(request.headers)),
               correlationId: request.headers[headers.correlationId]
             })
-        const annotated = (request: Request) => Effect.annotateLogs(execute(request), "commandId", request.payload.commandId)
+        const annotated = tracing.logCommandIds
+          ? (request: Request) => Effect.annotateLogs(execute(request), "commandId", request.payload.commandId)
+          : execute
         return {
           Execute: annotated,
           ExecutePersisted: annotated,

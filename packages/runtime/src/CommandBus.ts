@@ -174,17 +174,14 @@ export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<Com
 
     // What travels with the command to its entity: the correlation id, and, when this process
     // does not trace (the cluster's own propagation is then off), a trace the caller handed over.
-    const originHeaders = (correlationId: string | undefined) =>
-      tracing.enabled
-        ? Effect.succeed(correlationId === undefined ? undefined : { [AggregateEntity.headers.correlationId]: correlationId })
-        : Effect.map(Effect.serviceOption(Tracer.ParentSpan), (parent) => {
-          const external = Tracing.external(parent)
-          if (external === undefined && correlationId === undefined) return undefined
-          const headers: Record<string, string> = {}
-          if (external !== undefined) headers[AggregateEntity.headers.traceparent] = Tracing.traceparent(external)
-          if (correlationId !== undefined) headers[AggregateEntity.headers.correlationId] = correlationId
-          return headers
-        })
+    const originHeaders = (context: Context.Context<never>, correlationId: string | undefined) => {
+      const external = tracing.enabled ? undefined : Tracing.external(Context.getOption(context, Tracer.ParentSpan))
+      if (external === undefined && correlationId === undefined) return undefined
+      const headers: Record<string, string> = {}
+      if (external !== undefined) headers[AggregateEntity.headers.traceparent] = Tracing.traceparent(external)
+      if (correlationId !== undefined) headers[AggregateEntity.headers.correlationId] = correlationId
+      return { headers }
+    }
 
     const outcomeOf = (e: unknown): RecountMetrics.CommandOutcome => {
       switch (typeof e === "object" && e !== null && "_tag" in e ? (e as { _tag: unknown })._tag : undefined) {
@@ -207,13 +204,20 @@ export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<Com
       Effect.suspend(() => {
         const commandId = options?.commandId ?? globalThis.crypto.randomUUID()
         const started = performance.now()
-        const measured = Effect.onExit(send(aggregate, aggregateId, command, commandId, options), (exit) =>
-          Effect.sync(() =>
-            metrics.get(aggregate)?.record(
-              exit._tag === "Success" ? (exit.value.alreadyApplied ? "already_applied" : "ok") : Cause.isFailType(exit.cause) ? outcomeOf(exit.cause.error) : "unavailable",
-              started
-            )
-          ))
+        const metered = metrics.get(aggregate)
+        // A map and an error tap: an `onExit` cost several times more on the command path.
+        const measured = metered === undefined ? send(aggregate, aggregateId, command, commandId, options) : send(aggregate, aggregateId, command, commandId, options).pipe(
+          Effect.map((result) => {
+            metered.record(result.alreadyApplied ? "already_applied" : "ok", started)
+            return result
+          }),
+          Effect.tapErrorCause((cause) =>
+            Effect.sync(() => {
+              const failure = Cause.failureOption(cause)
+              metered.record(failure._tag === "Some" ? outcomeOf(failure.value) : "unavailable", started)
+            })
+          )
+        )
         return tracing.enabled
           ? Effect.withSpan(measured, "recount.command", {
             kind: "server",
@@ -245,8 +249,9 @@ export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<Com
           if (unknown !== undefined) return yield* new UnknownProjection({ projection: unknown, known: [...known.keys()] })
         }
         const execute = options?.delivery === "persisted" ? client(id).ExecutePersisted : client(id).Execute
-        const headers = yield* originHeaders(options?.correlationId)
-        const sent = execute({ commandId, command }, headers === undefined ? undefined : { headers }) as Effect.Effect<CommandResult, unknown>
+        const sent = Effect.withFiberRuntime<CommandResult, unknown>((fiber) =>
+          execute({ commandId, command }, originHeaders(fiber.currentContext, options?.correlationId)) as Effect.Effect<CommandResult, unknown>
+        )
         const result: CommandResult = yield* (call(aggregate, aggregateId, commandId, options?.timeout, sent) as Effect.Effect<CommandResult, any>)
         if (consistency === "eventual" || Option.isNone(projections)) return result
         const wait = typeof consistency === "object" ? consistency : {}

@@ -131,12 +131,13 @@ export const layer = (options: TelemetryOptions): Layer.Layer<never> => {
       tracerConfig: { sampler: new ParentBasedSampler({ root: rootSqlSampler }) }
     }))
     : Layer.empty
+  const format = options.logFormat ?? "pretty"
   const logs = Layer.mergeAll(
-    Logger.replace(Logger.defaultLogger, loggerFor(options.logFormat ?? "pretty", tracing)),
+    Logger.replace(Logger.defaultLogger, loggerFor(format, tracing)),
     Logger.minimumLogLevel(options.logLevel ?? LogLevel.Info)
   )
   // The SDK's own output (its resource) is of no use above: only its tracer is.
-  return Layer.provide(Layer.mergeAll(Tracing.layer(tracing), logs), sdk)
+  return Layer.provide(Layer.mergeAll(Tracing.layer({ enabled: tracing, logCommandIds: format === "json" }), logs), sdk)
 }
 
 /**
