@@ -89,6 +89,8 @@ export interface Summary {
 
 /** Orders one shopper follows at once. */
 const openOrders = 4
+/** How often a shopper looks at an open order; more often mostly loads the node with reads. */
+const pollInterval = Duration.millis(300)
 
 const catalogue = [
   { sku: "tea", price: 4.5, stock: 1_000_000 },
@@ -209,7 +211,7 @@ const load = (options: Options) =>
             if (!(yield* chance(0.75))) return
             yield* command(Payment, orderId, new ConfirmPayment())
           }
-          yield* Effect.sleep("100 millis")
+          yield* Effect.sleep(pollInterval)
         }
       })
 

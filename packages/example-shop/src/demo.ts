@@ -15,6 +15,7 @@ import * as Config from "effect/Config"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as DemoLoad from "./DemoLoad.js"
 
@@ -43,7 +44,10 @@ const demo = Command.make("demo", {
   json: Options.boolean("json").pipe(Options.withDescription("Print the summary as JSON"))
 }, (o) =>
   Effect.gen(function*() {
-    const key = Option.isSome(o.key) ? o.key : yield* Config.option(Config.redacted("RECOUNT_KEY")).pipe(Effect.orElseSucceed(() => Option.none()))
+    const key = Option.filter(
+      Option.isSome(o.key) ? o.key : yield* Config.option(Config.redacted("RECOUNT_KEY")).pipe(Effect.orElseSucceed(() => Option.none())),
+      (k) => Redacted.value(k).length > 0
+    )
     if (Option.isNone(key)) return yield* new MissingApiKey()
     // With --json, progress goes to stderr so stdout stays one JSON document.
     const stream = o.json ? process.stderr : process.stdout
