@@ -9,7 +9,8 @@ import { AccountNotOpen, BankAccount, Deposit, Open, Withdraw } from "@recount/t
 import { fresh } from "@recount/testing/TestIds"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import { cliAt, eventually, json, layerNodeWith } from "./support/node.js"
+import * as RecountServer from "@recount/rpc/RecountServer"
+import { bootstrapKey, cliAt, eventually, json, layerNodeWith } from "./support/node.js"
 
 class BonusRequested extends Schema.TaggedClass<BonusRequested>()("BonusRequested", { accountId: Schema.String, hold: Schema.Boolean }) {}
 const BonusEvents = EventRegistry.make([BonusRequested])
@@ -44,7 +45,7 @@ interface Execution {
   readonly state: string
   readonly attempt: number
   readonly payload: { readonly accountId: string }
-  readonly triggeringEvent: { readonly type: string; readonly streamName: string; readonly streamVersion: number } | null
+  readonly triggeringEvent: { readonly eventId: string; readonly type: string; readonly streamName: string; readonly streamVersion: number } | null
   readonly error: string | null
 }
 interface Listing {
@@ -142,5 +143,35 @@ layer(layerNode, { excludeTestServices: true, timeout: 180_000 })("recount CLI: 
       expect(json<Page>(yield* cliAt(key)("streams", "list", "--prefix", `account-${prefix}`, "--json"))).toEqual({ streams: [], next: null })
       const forbidden = yield* cliAt(key)("streams", "list", "--tenant", "default")
       expect(forbidden).toMatchObject({ code: 1, stderr: "recount: forbidden: the key belongs to another tenant" })
+    }))
+
+  it.effect("the same operations over the HTTP face, with their status codes", () =>
+    Effect.gen(function*() {
+      const url = yield* RecountServer.url
+      const http = (path: string, method = "GET", key = bootstrapKey) =>
+        Effect.promise(async () => {
+          // The face reads every body as JSON: a POST without arguments sends `{}`.
+          const response = await fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${key}` }, ...(method === "POST" ? { body: "{}" } : {}) })
+          return { status: response.status, body: await response.json() as Record<string, unknown> }
+        })
+      const id = fresh("hb")
+      yield* request(id, false)
+      const failed = yield* eventually(http(`/v1/workflows?workflow=CliBonus&state=failed`), (r) =>
+        (r.body.executions as ReadonlyArray<Execution>).some((x) => x.payload.accountId === id), 60_000)
+      expect(failed.status).toBe(200)
+      const execution = (failed.body.executions as ReadonlyArray<Execution>).find((x) => x.payload.accountId === id)!
+      expect(execution).toMatchObject({ state: "failed", triggeringEvent: { type: "BonusRequested", streamName: `clibonus-${id}` } })
+      expect(yield* http("/v1/workflows?workflow=Nope")).toEqual({ status: 404, body: { _tag: "UnknownWorkflow", workflow: "Nope", known: ["CliBonus"] } })
+      expect(yield* http(`/v1/workflows/CliBonus/executions/nope/cancel`, "POST")).toMatchObject({ status: 404, body: { _tag: "ExecutionNotFound" } })
+      expect(yield* http(`/v1/workflows/CliBonus/executions/${execution.executionId}/cancel`, "POST")).toMatchObject({
+        status: 409,
+        body: { _tag: "InvalidExecutionState", state: "failed" }
+      })
+      const retried = yield* http(`/v1/workflows/CliBonus/executions/${execution.executionId}/retry`, "POST")
+      expect(retried).toMatchObject({ status: 200, body: { workflow: "CliBonus", attempt: 2, triggeringEventId: execution.triggeringEvent!.eventId } })
+      const page = yield* http(`/v1/default/streams?prefix=${encodeURIComponent(`clibonus-${id}`)}`)
+      expect(page).toEqual({ status: 200, body: { streams: [expect.objectContaining({ streamName: `clibonus-${id}`, category: "clibonus", version: 1 })], next: null } })
+      const key = json<{ key: string }>(yield* admin("keys", "create", "--tenant", "initech", "--role", "admin", "--name", "ops", "--json")).key
+      expect((yield* http("/v1/workflows", "GET", key)).status).toBe(403)
     }))
 })
