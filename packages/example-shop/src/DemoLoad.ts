@@ -79,10 +79,13 @@ export interface Summary {
   /** Every projection's lag, or why it could not be read (a key that is not the bootstrap key). */
   readonly projections: ReadonlyArray<Lag> | { readonly unavailable: string }
   /**
-   * How the run's order sagas stand: `completed` shipped the order, `compensated` gave it up and
-   * undid its steps, `pending` still waits (an unpaid invoice, or a saga still at work).
+   * How the run's fulfilment sagas stand: `completed`, `compensated` (it gave the order up and
+   * undid its steps), `pending` (running or waiting: an invoice's saga sleeps until the payment
+   * timeout even when the invoice was paid and the settlement saga shipped the order). `from`:
+   * `workflows` when the node listed the executions (the bootstrap key); else `orders`, from the
+   * orders' status (shipped or delivered, cancelled, still placed or paid).
    */
-  readonly workflows: { readonly completed: number; readonly compensated: number; readonly pending: number }
+  readonly workflows: { readonly completed: number; readonly compensated: number; readonly pending: number; readonly from: "workflows" | "orders" }
   /** The run's orders by status. */
   readonly orderStatus: Readonly<Record<string, number>>
 }
@@ -297,6 +300,9 @@ const load = (options: Options) =>
     const count = (...statuses: ReadonlyArray<string>) => statuses.reduce((n, s) => n + (orderStatus[s] ?? 0), 0)
     const events = [...orderStates, ...paymentVersions, ...customerVersions, ...stockVersions].reduce((n, s) => n + Math.max(0, s.version), 0)
 
+    const workflows = yield* sagaOutcomes(client.rpc, new Set(orders)).pipe(
+      Effect.orElseSucceed(() => ({ completed: count("shipped", "delivered"), compensated: count("cancelled"), pending: count("placed", "paid"), from: "orders" as const }))
+    )
     const projections = yield* client.rpc.GetProjections({}).pipe(
       Effect.map((all): ReadonlyArray<Lag> => all.map((p) => ({ name: p.name, state: p.state, lagEvents: p.lagEvents, lagSeconds: p.lagSeconds }))),
       Effect.catchAll((e) => Effect.succeed({ unavailable: e._tag === "Forbidden" ? "projection status needs the bootstrap key" : `${tagOf(e)}: ${rootCause(e)}` }))
@@ -312,9 +318,31 @@ const load = (options: Options) =>
       customers: counts.customers,
       events,
       projections,
-      workflows: { completed: count("shipped", "delivered"), compensated: count("cancelled"), pending: count("placed", "paid") },
+      workflows,
       orderStatus
     } satisfies Summary
+  })
+
+/** `Fulfilment.OrderFulfilment`'s name; by name, so that this client does not load the saga and the runtime. */
+const fulfilment = "OrderFulfilment"
+/** Most executions one `ListWorkflows` call returns. */
+const listLimit = 1000
+
+/**
+ * The run's fulfilment executions by state, from the node's own list. Fails (and the caller falls
+ * back to the orders) without the bootstrap key, or when a state has more executions than one call
+ * lists, since the run's might not all be among them.
+ */
+const sagaOutcomes = (rpc: RecountClient.RecountClientService["rpc"], orders: ReadonlySet<string>) =>
+  Effect.gen(function*() {
+    const states = ["running", "suspended", "completed", "failed"] as const
+    const found = yield* Effect.forEach(states, (state) =>
+      Effect.flatMap(rpc.ListWorkflows({ workflow: fulfilment, state, limit: listLimit }), ({ executions }) =>
+        executions.length >= listLimit
+          ? Effect.fail("more executions than one list holds")
+          : Effect.succeed(executions.filter((x) => orders.has(String((x.payload as { readonly orderId?: unknown }).orderId))).length)))
+    const [running, suspended, completed, failed] = found as [number, number, number, number]
+    return { completed, compensated: failed, pending: running + suspended, from: "workflows" as const }
   })
 
 /** The summary for people. */
@@ -330,7 +358,9 @@ export const format = (s: Summary): string => {
     `  customers    ${s.customers.registered} registered, ${s.customers.moved} moved house`,
     `  orders       ${s.orders.placed} placed${per(s.orders.placed)}: ${s.orders.card} by card, ${s.orders.refusedCard} with a refused card, ${s.orders.invoice} on invoice`,
     `  events       ${s.events} appended${per(s.events)}`,
-    `  workflows    ${s.workflows.completed} completed, ${s.workflows.compensated} compensated, ${s.workflows.pending} pending`,
+    `  workflows    ${s.workflows.completed} completed, ${s.workflows.compensated} compensated, ${s.workflows.pending} pending${
+      s.workflows.from === "orders" ? " (from the orders' status: listing executions needs the bootstrap key)" : " (order fulfilment)"
+    }`,
     `  orders now   ${Object.entries(s.orderStatus).sort().map(([status, n]) => `${n} ${status}`).join(", ") || "none"}`,
     `  projections  ${lag}`
   ].join("\n")
