@@ -201,6 +201,27 @@ layer(node, { excludeTestServices: true, timeout: 120_000 })("an untraced node",
       expect(event?.causationId).toBe(`open-${id}`)
     }))
 
+  it.scoped("records the trace of a traceparent header on the HTTP face", () =>
+    Effect.gen(function*() {
+      const id = fresh("http")
+      const url = yield* RecountServer.url
+      const traceId = "4bf92f3577b34da6a3ce929d0e0e4736"
+      const status = yield* Effect.promise(() =>
+        fetch(`${url}/v1/default/aggregates/account/${id}/commands`, {
+          method: "POST",
+          headers: {
+            authorization: `Bearer ${bootstrapKey}`,
+            "content-type": "application/json",
+            "idempotency-key": `open-${id}`,
+            traceparent: `00-${traceId}-00f067aa0ba902b7-01`
+          },
+          body: JSON.stringify({ _tag: "Open", owner: "Hal" })
+        }).then((r) => r.status))
+      expect(status).toBe(200)
+      const [event] = yield* eventsOf(`account-${id}`)
+      expect(event?.metadata).toEqual({ traceId, spanId: "00f067aa0ba902b7" })
+    }))
+
   it.scoped("without a caller's trace, events carry no trace metadata", () =>
     Effect.gen(function*() {
       const id = fresh("plain")
