@@ -8,8 +8,6 @@
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
-import * as Effect from "effect/Effect"
-import { identity } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Tracer from "effect/Tracer"
@@ -34,20 +32,6 @@ export class Tracing extends Context.Reference<Tracing>()("@recount/core/Tracing
  */
 export const layer = (options: { readonly enabled: boolean; readonly logCommandIds?: boolean | undefined }): Layer.Layer<never> =>
   Layer.succeed(Tracing, { enabled: options.enabled, logCommandIds: options.logCommandIds ?? false })
-
-/** Attributes of a span, as `Effect.withSpan` takes them. */
-export type SpanOptions = Tracer.SpanOptions
-
-/**
- * `Effect.withSpan` when tracing is on, nothing at all when it is off. Decide once, when the
- * service is built: `const span = Tracing.spans(yield* Tracing)`.
- *
- * @since 0.1.0
- */
-export const spans = (tracing: Tracing["Type"]) =>
-  tracing.enabled
-    ? (name: string, options?: SpanOptions) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.withSpan(self, name, options)
-    : (_name: string, _options?: SpanOptions) => identity
 
 /**
  * The W3C `traceparent` of a span: how trace context crosses a process boundary.
