@@ -22,7 +22,8 @@
  * RecountNode.layerSingle({ aggregates: [BankAccount], processManagers: [Transfers] })
  * ```
  *
- * How it runs, and why. The state lives in PostgreSQL (`recount_process_state`, encoded with the
+ * How it runs, and why. Instances are per tenant: the events' tenant, and their commands go to it
+ * unless they name another. The state lives in PostgreSQL (`recount_process_state`, encoded with the
  * state schema and decoded with it on every read, so its types come back as they were), and it is
  * written in the same transaction as the process manager's checkpoint, like a projection's read
  * model: an event changes the state exactly once, whatever crashes. The commands an event asks for
@@ -46,6 +47,7 @@ import type * as Aggregate from "@recount/core/Aggregate"
 import * as Checkpoint from "@recount/core/Checkpoint"
 import type { RecordedEvent } from "@recount/core/EventEnvelope"
 import type * as EventRegistry from "@recount/core/EventRegistry"
+import { EventStoreConfig } from "@recount/core/EventStoreConfig"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -65,6 +67,7 @@ export interface Send {
   readonly command: unknown
   /** Unique within one correlation id: it names the command (and makes its id). */
   readonly step: string
+  /** The tenant to send it in; the process instance's own (its events') by default. */
   readonly tenant?: string | undefined
 }
 
@@ -196,41 +199,45 @@ export const make = <E extends { readonly _tag: string }, S, I>(options: {
         const handler = handlers[event._tag]
         const correlationId = handler ? options.correlate(event, envelope) : undefined
         if (!handler || correlationId === undefined) continue
+        const tenant = envelope.tenant
         const [row] = yield* sql.unsafe<StateRow>(
           `SELECT state, completed, transaction_id::text AS transaction_id, global_position::text AS global_position
-           FROM recount_process_state WHERE process = $1 AND correlation_id = $2 FOR UPDATE`,
-          [name, correlationId]
+           FROM recount_process_state WHERE process = $1 AND tenant = $2 AND correlation_id = $3 FOR UPDATE`,
+          [name, tenant, correlationId]
         )
         // A replay (a rebuild, a reset checkpoint) leaves what an event already did alone.
         if (row && (row.completed || Checkpoint.compare(checkpointOf(row), Checkpoint.of(envelope)) >= 0)) continue
         const state = row ? Option.some(yield* Schema.decodeUnknown(schema)(row.state)) : Option.none<S>()
         const step = handler(event, state, envelope)
         if (step === undefined) continue
-        yield* save(sql, name, correlationId, step, Checkpoint.of(envelope))
+        yield* save(sql, { tenant, correlationId }, step, Checkpoint.of(envelope))
       }
     }))
 
-  const save = (sql: SqlClient.SqlClient, process: string, correlationId: string, step: NonNullable<Step<S>>, at: Checkpoint.Checkpoint | undefined) =>
+  /** Writes an instance's new state and queues its commands (in the instance's tenant unless they name one). */
+  const save = (sql: SqlClient.SqlClient, instance: { readonly tenant: string; readonly correlationId: string }, step: NonNullable<Step<S>>, at: Checkpoint.Checkpoint | undefined) =>
     Effect.gen(function*() {
+      const { correlationId, tenant } = instance
       const encoded = yield* Schema.encode(schema)(step.state)
       yield* at === undefined
         ? sql.unsafe(
-          `UPDATE recount_process_state SET state = $3::jsonb, completed = completed OR $4, updated_at = now() WHERE process = $1 AND correlation_id = $2`,
-          [process, correlationId, JSON.stringify(encoded), step.complete === true]
+          `UPDATE recount_process_state SET state = $4::jsonb, completed = completed OR $5, updated_at = now()
+           WHERE process = $1 AND tenant = $2 AND correlation_id = $3`,
+          [name, tenant, correlationId, JSON.stringify(encoded), step.complete === true]
         )
         : sql.unsafe(
-          `INSERT INTO recount_process_state (process, correlation_id, state, completed, transaction_id, global_position)
-           VALUES ($1, $2, $3::jsonb, $4, $5::xid8, $6)
-           ON CONFLICT (process, correlation_id) DO UPDATE SET state = EXCLUDED.state, completed = EXCLUDED.completed,
+          `INSERT INTO recount_process_state (process, tenant, correlation_id, state, completed, transaction_id, global_position)
+           VALUES ($1, $2, $3, $4::jsonb, $5, $6::xid8, $7)
+           ON CONFLICT (process, tenant, correlation_id) DO UPDATE SET state = EXCLUDED.state, completed = EXCLUDED.completed,
              transaction_id = EXCLUDED.transaction_id, global_position = EXCLUDED.global_position, updated_at = now()`,
-          [process, correlationId, JSON.stringify(encoded), step.complete === true, String(at.transactionId), String(at.position)]
+          [name, tenant, correlationId, JSON.stringify(encoded), step.complete === true, String(at.transactionId), String(at.position)]
         )
       for (const command of step.commands ?? []) {
         const json = yield* Schema.encodeUnknown(command.aggregate.commands)(command.command)
         yield* sql.unsafe(
-          `INSERT INTO recount_process_commands (process, command_id, correlation_id, step, tenant, aggregate, aggregate_id, command)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb) ON CONFLICT (process, command_id) DO NOTHING`,
-          [process, `${process}/${correlationId}/${command.step}`, correlationId, command.step, command.tenant ?? null, command.aggregate.name, command.aggregateId, JSON.stringify(json)]
+          `INSERT INTO recount_process_commands (process, tenant, command_id, correlation_id, step, command_tenant, aggregate, aggregate_id, command)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb) ON CONFLICT (process, tenant, command_id) DO NOTHING`,
+          [name, tenant, `${name}/${correlationId}/${command.step}`, correlationId, command.step, command.tenant ?? tenant, command.aggregate.name, command.aggregateId, JSON.stringify(json)]
         )
       }
     })
@@ -243,20 +250,20 @@ export const make = <E extends { readonly _tag: string }, S, I>(options: {
     const fail = (command: PendingRow, error: unknown) =>
       sql.withTransaction(Effect.gen(function*() {
         const failed = yield* sql.unsafe<{ seq: string }>(
-          `UPDATE recount_process_commands SET status = 'failed', error = $3, done_at = now()
-           WHERE process = $1 AND command_id = $2 AND status = 'pending' RETURNING seq::text AS seq`,
-          [name, command.command_id, describe(error)]
+          `UPDATE recount_process_commands SET status = 'failed', error = $4, done_at = now()
+           WHERE process = $1 AND tenant = $2 AND command_id = $3 AND status = 'pending' RETURNING seq::text AS seq`,
+          [name, command.tenant, command.command_id, describe(error)]
         )
         if (failed.length === 0) return
         yield* sql.unsafe(
           `UPDATE recount_process_commands SET status = 'cancelled', done_at = now()
-           WHERE process = $1 AND correlation_id = $2 AND status = 'pending' AND seq > $3`,
-          [name, command.correlation_id, failed[0]!.seq]
+           WHERE process = $1 AND tenant = $2 AND correlation_id = $3 AND status = 'pending' AND seq > $4`,
+          [name, command.tenant, command.correlation_id, failed[0]!.seq]
         )
         if (!options.onFailure) return
         const [row] = yield* sql.unsafe<StateRow>(
-          `SELECT state, completed FROM recount_process_state WHERE process = $1 AND correlation_id = $2 FOR UPDATE`,
-          [name, command.correlation_id]
+          `SELECT state, completed FROM recount_process_state WHERE process = $1 AND tenant = $2 AND correlation_id = $3 FOR UPDATE`,
+          [name, command.tenant, command.correlation_id]
         )
         if (!row) return
         const state = yield* Schema.decodeUnknown(schema)(row.state)
@@ -267,7 +274,7 @@ export const make = <E extends { readonly _tag: string }, S, I>(options: {
           command: command.command,
           error
         })
-        if (step !== undefined) yield* save(sql, name, command.correlation_id, step, undefined)
+        if (step !== undefined) yield* save(sql, { tenant: command.tenant, correlationId: command.correlation_id }, step, undefined)
       }))
 
     /** Sends one command: true when the instance's next command may go too. */
@@ -275,19 +282,22 @@ export const make = <E extends { readonly _tag: string }, S, I>(options: {
       Effect.gen(function*() {
         const result = yield* Effect.either(bus.dispatchUnknown(command.aggregate, command.aggregate_id, command.command, {
           commandId: command.command_id,
-          tenant: command.tenant ?? undefined
+          tenant: command.command_tenant
         }))
         if (result._tag === "Right") {
-          yield* sql.unsafe(`UPDATE recount_process_commands SET status = 'done', done_at = now() WHERE process = $1 AND command_id = $2`, [name, command.command_id])
+          yield* sql.unsafe(
+            `UPDATE recount_process_commands SET status = 'done', done_at = now() WHERE process = $1 AND tenant = $2 AND command_id = $3`,
+            [name, command.tenant, command.command_id]
+          )
           return true
         }
         const tag = typeof result.left === "object" && result.left !== null && "_tag" in result.left ? String(result.left._tag) : ""
         if (transient.has(tag)) {
           const delay = Math.min(200 * 2 ** command.attempts, 30_000)
           yield* sql.unsafe(
-            `UPDATE recount_process_commands SET attempts = attempts + 1, error = $3, not_before = now() + ($4 || ' milliseconds')::interval
-             WHERE process = $1 AND command_id = $2`,
-            [name, command.command_id, describe(result.left), String(delay)]
+            `UPDATE recount_process_commands SET attempts = attempts + 1, error = $4, not_before = now() + ($5 || ' milliseconds')::interval
+             WHERE process = $1 AND tenant = $2 AND command_id = $3`,
+            [name, command.tenant, command.command_id, describe(result.left), String(delay)]
           )
           return false
         }
@@ -297,14 +307,17 @@ export const make = <E extends { readonly _tag: string }, S, I>(options: {
 
     const round = Effect.gen(function*() {
       const pending = yield* sql.unsafe<PendingRow>(
-        `SELECT command_id, correlation_id, step, tenant, aggregate, aggregate_id, command, attempts
+        `SELECT tenant, command_id, correlation_id, step, command_tenant, aggregate, aggregate_id, command, attempts
          FROM recount_process_commands
          WHERE process = $1 AND status = 'pending' AND (not_before IS NULL OR not_before <= now())
          ORDER BY seq LIMIT 200`,
         [name]
       )
       const byInstance = new Map<string, Array<PendingRow>>()
-      for (const row of pending) byInstance.set(row.correlation_id, [...(byInstance.get(row.correlation_id) ?? []), row])
+      for (const row of pending) {
+        const key = `${row.tenant}\u0000${row.correlation_id}`
+        byInstance.set(key, [...(byInstance.get(key) ?? []), row])
+      }
       yield* Effect.forEach(byInstance.values(), (commands) =>
         Effect.gen(function*() {
           for (const command of commands) if (!(yield* attempt(command))) return
@@ -330,12 +343,13 @@ export const make = <E extends { readonly _tag: string }, S, I>(options: {
  *
  * @since 0.1.0
  */
-export const get = <S, E>(processManager: ProcessManager<S, E>, correlationId: string) =>
+export const get = <S, E>(processManager: ProcessManager<S, E>, correlationId: string, options?: { readonly tenant?: string | undefined }) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const tenant = options?.tenant ?? (yield* EventStoreConfig).defaultTenant
     const [row] = yield* sql.unsafe<StateRow>(
-      `SELECT state, completed FROM recount_process_state WHERE process = $1 AND correlation_id = $2`,
-      [processManager.name, correlationId]
+      `SELECT state, completed FROM recount_process_state WHERE process = $1 AND tenant = $2 AND correlation_id = $3`,
+      [processManager.name, tenant, correlationId]
     )
     if (!row) return Option.none<Instance<S>>()
     const commands = yield* sql.unsafe<{
@@ -348,8 +362,8 @@ export const get = <S, E>(processManager: ProcessManager<S, E>, correlationId: s
       error: string | null
     }>(
       `SELECT step, command_id, aggregate, aggregate_id, status, attempts, error FROM recount_process_commands
-       WHERE process = $1 AND correlation_id = $2 ORDER BY seq`,
-      [processManager.name, correlationId]
+       WHERE process = $1 AND tenant = $2 AND correlation_id = $3 ORDER BY seq`,
+      [processManager.name, tenant, correlationId]
     )
     return Option.some<Instance<S>>({
       correlationId,
@@ -375,10 +389,12 @@ interface StateRow {
 }
 
 interface PendingRow {
+  /** The process instance's tenant. */
+  readonly tenant: string
   readonly command_id: string
   readonly correlation_id: string
   readonly step: string
-  readonly tenant: string | null
+  readonly command_tenant: string
   readonly aggregate: string
   readonly aggregate_id: string
   readonly command: unknown
@@ -403,6 +419,7 @@ const ensureTables = Effect.flatMap(SqlClient.SqlClient, (sql) =>
     yield* sql.unsafe(`SELECT pg_advisory_xact_lock(hashtext('recount_process_tables'))`)
     yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS recount_process_state (
       process text NOT NULL,
+      tenant text NOT NULL,
       correlation_id text NOT NULL,
       state jsonb NOT NULL,
       completed boolean NOT NULL DEFAULT false,
@@ -410,15 +427,16 @@ const ensureTables = Effect.flatMap(SqlClient.SqlClient, (sql) =>
       global_position bigint NOT NULL,
       created_at timestamptz NOT NULL DEFAULT now(),
       updated_at timestamptz NOT NULL DEFAULT now(),
-      PRIMARY KEY (process, correlation_id)
+      PRIMARY KEY (process, tenant, correlation_id)
     )`)
     yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS recount_process_commands (
       process text NOT NULL,
+      tenant text NOT NULL,
       command_id text NOT NULL,
       seq bigserial NOT NULL,
       correlation_id text NOT NULL,
       step text NOT NULL,
-      tenant text,
+      command_tenant text NOT NULL,
       aggregate text NOT NULL,
       aggregate_id text NOT NULL,
       command jsonb NOT NULL,
@@ -428,7 +446,7 @@ const ensureTables = Effect.flatMap(SqlClient.SqlClient, (sql) =>
       error text,
       created_at timestamptz NOT NULL DEFAULT now(),
       done_at timestamptz,
-      PRIMARY KEY (process, command_id)
+      PRIMARY KEY (process, tenant, command_id)
     )`)
     yield* sql.unsafe(`CREATE INDEX IF NOT EXISTS recount_process_commands_pending ON recount_process_commands (process, seq) WHERE status = 'pending'`)
   })))

@@ -118,13 +118,13 @@ const startNode = Effect.gen(function*() {
   }
 })
 
-const append = (event: TransferRequested | TransferApproved) =>
+const append = (event: TransferRequested | TransferApproved, tenant?: string) =>
   Effect.flatMap(EventStore, (store) =>
-    Effect.flatMap(TransferEvents.toEventData(event), (data) => store.append(`transfer-${event.transferId}`, [data])))
+    Effect.flatMap(TransferEvents.toEventData(event), (data) => store.append(`transfer-${event.transferId}`, [data], tenant === undefined ? undefined : { tenant })))
 
-const history = (account: string) =>
+const history = (account: string, tenant?: string) =>
   Effect.flatMap(EventStore, (store) =>
-    Effect.map(EffectStream.runCollect(store.readStream(`account-${account}`)), (events) =>
+    Effect.map(EffectStream.runCollect(store.readStream(`account-${account}`, tenant === undefined ? undefined : { tenant })), (events) =>
       [...events].map((e) => `${e.type} ${(e.data as { amount?: number }).amount ?? ""}`.trim())))
 
 const openWith = (account: string, amount: number) =>
@@ -221,6 +221,31 @@ layer(TestDatabase.layerUrl, { excludeTestServices: true, timeout: 180_000 })("p
         yield* append(new TransferApproved({ transferId: id, approvedAt: new Date() }))
         yield* Effect.sleep("1500 millis")
         expect(Option.getOrThrow(yield* ProcessManager.get(Transfers, id)).commands).toHaveLength(3)
+      }))
+      yield* node.stop
+    }))
+
+  it.scoped("instances are per tenant: the same correlation id in two tenants, commands sent in the events' tenant", () =>
+    Effect.gen(function*() {
+      const id = transferId()
+      const from = fresh("pt")
+      const to = fresh("pu")
+      const node = yield* startNode
+      yield* node.run(Effect.gen(function*() {
+        const bus = yield* CommandBus
+        for (const account of [from, to]) yield* bus.dispatch(BankAccount, account, new Open({ owner: account }), { tenant: "acme" })
+        yield* bus.dispatch(BankAccount, from, new Deposit({ amount: 50 }), { tenant: "acme" })
+        const at = new Date()
+        yield* append(new TransferRequested({ transferId: id, from, to, amount: 20, requestedAt: at, memo: Option.none() }), "acme")
+        yield* append(new TransferRequested({ transferId: id, from: "x", to: "y", amount: 1, requestedAt: at, memo: Option.some("other tenant") }), "globex")
+        yield* append(new TransferApproved({ transferId: id, approvedAt: at }), "acme")
+        yield* eventually(ProcessManager.get(Transfers, id, { tenant: "acme" }), (x) =>
+          Option.isSome(x) && x.value.commands.length === 2 && x.value.commands.every((c) => c.status === "done"), 60_000)
+        expect(yield* history(to, "acme")).toEqual(["Opened", "Deposited 20"])
+        expect(yield* history(from, "acme")).toEqual(["Opened", "Deposited 50", "Withdrawn 20"])
+        const other = Option.getOrThrow(yield* ProcessManager.get(Transfers, id, { tenant: "globex" }))
+        expect(other).toMatchObject({ state: { stage: "requested", from: "x" }, commands: [] })
+        expect(yield* ProcessManager.get(Transfers, id)).toEqual(Option.none())
       }))
       yield* node.stop
     }))
