@@ -39,6 +39,9 @@ export class KeyRefused extends Schema.TaggedError<KeyRefused>()("KeyRefused", {
   }
 }
 
+/** A call the node did not answer in time (counted among the failed commands). */
+export class NoAnswer extends Schema.TaggedError<NoAnswer>()("NoAnswer", { seconds: Schema.Number }) {}
+
 /** Where progress goes; a TTY gets a bar redrawn in place, anything else a line now and then. */
 export type Output = Progress.Output
 
@@ -92,6 +95,8 @@ export interface Summary {
 
 /** Orders one shopper follows at once. */
 const openOrders = 4
+/** Longest wait for one answer from the node. */
+const callTimeout = Duration.seconds(30)
 /** How often a shopper looks at an open order; more often mostly loads the node with reads. */
 const pollInterval = Duration.millis(300)
 
@@ -176,6 +181,8 @@ const load = (options: Options) =>
     const command = <A extends Aggregate.Any>(aggregate: A, id: string, cmd: Aggregate.CommandOf<A>) => {
       const commandId = `${run}/${++sequence}`
       return client.dispatch(aggregate, id, cmd, { commandId }).pipe(
+        // The socket client waits for a node that went away; the run should not.
+        Effect.timeoutFail({ duration: callTimeout, onTimeout: () => new NoAnswer({ seconds: Duration.toSeconds(callTimeout) }) }),
         Effect.retry({ while: (e) => transient.has(tagOf(e)), schedule: Schedule.exponential("100 millis").pipe(Schedule.intersect(Schedule.recurs(5))) }),
         Effect.match({
           onSuccess: () => {
@@ -192,6 +199,8 @@ const load = (options: Options) =>
     }
     const stateOf = <A extends Aggregate.Any>(aggregate: A, id: string) =>
       client.getState(aggregate, id).pipe(
+        Effect.timeout(callTimeout),
+        Effect.retry({ times: 2 }),
         Effect.map((view) => ({ version: view.version, status: (view.state as { readonly status?: string }).status ?? "" })),
         Effect.orElseSucceed(() => ({ version: -1, status: "unknown" }))
       )
