@@ -1,4 +1,4 @@
-import { expect, layer } from "@effect/vitest"
+import { describe, expect, it, layer } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as ApiConfig from "@recount/rpc/ApiConfig"
 import * as ApiKeys from "@recount/rpc/ApiKeys"
@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as DemoLoad from "../src/DemoLoad.js"
+import * as Progress from "../src/internal/progress.js"
 import { app, OrderFulfilment } from "../src/index.js"
 
 const key = "demo-test-key"
@@ -20,6 +21,21 @@ const Node = RecountServer.layer.pipe(
   Layer.provideMerge(RecountNode.layerSingle(app())),
   Layer.provideMerge(TestDatabase.layerStores())
 )
+
+describe("the demo's progress", () => {
+  it("redraws one bar in place on a terminal and ends its line", () => {
+    const written: Array<string> = []
+    const bar = Progress.make({ write: (t) => written.push(t), isTTY: true }, 20)
+    bar.update(5, "orders 3")
+    bar.update(25, "orders 9")
+    bar.done()
+    expect(written).toEqual([
+      `\r[${"#".repeat(8)}${"-".repeat(22)}]  5/20 s  orders 3\x1b[K`,
+      `\r[${"#".repeat(30)}] 20/20 s  orders 9\x1b[K`,
+      "\n"
+    ])
+  })
+})
 
 layer(Node, { excludeTestServices: true, timeout: 180_000 })("npm run demo", (it) => {
   it.effect("drives orders over the API for a few seconds; its summary agrees with the store", () =>
