@@ -39,6 +39,8 @@ type ErrorOfCall<K extends keyof Api> = Call<K> extends Effect.Effect<infer _A, 
 /** @since 0.1.0 */
 export interface DispatchOptions {
   readonly commandId?: string | undefined
+  /** Recorded with the events as their correlation id (the node's default: the command id). */
+  readonly correlationId?: string | undefined
   readonly tenant?: string | undefined
   readonly timeout?: Duration.DurationInput | undefined
   readonly consistency?:
@@ -107,9 +109,14 @@ const make = Effect.gen(function*() {
   const tracing = yield* Tracing.Tracing
 
   // The caller's trace goes along as a `traceparent` header: the node continues it.
-  const withTrace = <A, E, R>(call: (headers: Record<string, string> | undefined) => Effect.Effect<A, E, R>) =>
-    Effect.flatMap(Effect.serviceOption(Tracer.ParentSpan), (span) =>
-      call(span._tag === "Some" ? { traceparent: Tracing.traceparent(span.value) } : undefined))
+  const withTrace = <A, E, R>(correlationId: string | undefined, call: (headers: Record<string, string> | undefined) => Effect.Effect<A, E, R>) =>
+    Effect.flatMap(Effect.serviceOption(Tracer.ParentSpan), (span) => {
+      if (span._tag === "None" && correlationId === undefined) return call(undefined)
+      const headers: Record<string, string> = {}
+      if (span._tag === "Some") headers.traceparent = Tracing.traceparent(span.value)
+      if (correlationId !== undefined) headers["recount-correlation-id"] = correlationId // read by the node's Dispatch handler
+      return call(headers)
+    })
 
   const dispatch: RecountClientService["dispatch"] = (aggregate, id, command, options) =>
     Effect.gen(function*() {
@@ -130,7 +137,7 @@ const make = Effect.gen(function*() {
         consistency,
         timeoutMillis: options?.timeout === undefined ? undefined : Duration.toMillis(Duration.decode(options.timeout))
       }
-      const sent = withTrace((headers) => rpc.Dispatch(payload, headers === undefined ? undefined : { headers }))
+      const sent = withTrace(options?.correlationId, (headers) => rpc.Dispatch(payload, headers === undefined ? undefined : { headers }))
       return yield* (tracing.enabled
         ? Effect.withSpan(sent, "recount.client.dispatch", {
           kind: "client",

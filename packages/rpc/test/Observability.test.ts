@@ -222,6 +222,17 @@ layer(node, { excludeTestServices: true, timeout: 120_000 })("an untraced node",
       expect(event?.metadata).toEqual({ traceId, spanId: "00f067aa0ba902b7" })
     }))
 
+  it.scoped("a client's correlation id is recorded with the events", () =>
+    Effect.gen(function*() {
+      const id = fresh("correlated")
+      yield* withClient(
+        Effect.flatMap(RecountClient, (client) => client.dispatch(BankAccount, id, new Open({ owner: "Cora" }), { commandId: `open-${id}`, correlationId: `checkout-${id}` })),
+        { apiKey: bootstrapKey }
+      )
+      const [event] = yield* eventsOf(`account-${id}`)
+      expect(event).toMatchObject({ correlationId: `checkout-${id}`, causationId: `open-${id}` })
+    }))
+
   it.scoped("without a caller's trace, events carry no trace metadata", () =>
     Effect.gen(function*() {
       const id = fresh("plain")

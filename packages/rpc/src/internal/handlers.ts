@@ -37,6 +37,9 @@ export const tenantFor = (principal: Principal["Type"], requested: string | unde
  * The RPC library's spans are off (see RecountServer), so the client's trace arrives as a
  * `traceparent` header of the call, and the command's span (or, untraced, its events) continue it.
  */
+/** The RPC header of a dispatch's correlation id (`RecountClient`'s `correlationId` option). */
+const correlationIdHeader = "recount-correlation-id"
+
 const withCallerTrace = (headers: Headers.Headers | undefined) => <A, E, R>(effect: Effect.Effect<A, E, R>) => {
   if (headers === undefined || headers["traceparent"] === undefined) return effect
   const parent = HttpTraceContext.w3c(headers)
@@ -108,6 +111,7 @@ export const operations = Effect.gen(function*() {
         return yield* bus.dispatchUnknown(p.aggregate, p.id, p.command, {
           tenant,
           commandId: p.commandId,
+          correlationId: options?.headers[correlationIdHeader],
           consistency,
           timeout: Math.min(p.timeoutMillis ?? requestMillis, requestMillis)
         }).pipe(
