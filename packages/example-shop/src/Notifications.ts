@@ -4,7 +4,8 @@
  * One row per notifying event, keyed by the event id: the mailer hands that id to its provider as
  * the idempotency key, and a replay of the log (a crash, a rebuild) can never write a notification
  * twice. Writing the outbox inside the projection's transaction makes it exactly once; only the
- * mailer's delivery is at least once. Notifications go to registered customers only.
+ * mailer's delivery is at least once. A rebuild writes a fresh table whose rows are all unsent, so
+ * a mailer that sends them again relies on that key. Notifications go to registered customers only.
  *
  * `SELECT * FROM shop_outbox WHERE sent_at IS NULL ORDER BY created_at`
  */
