@@ -177,8 +177,13 @@ layer(TestDatabase.layerUrl, { excludeTestServices: true, timeout: 180_000 })("p
         expect(yield* history(from)).toEqual(["Opened", "Deposited 100", "Withdrawn 30"])
         expect(yield* history(to)).toEqual(["Opened", "Deposited 30"])
 
-        // Replay the whole log into the process manager: its state and commands stay as they were.
+        // As if the dispatcher had crashed after sending the withdrawal and before marking it done: sent again, applied once.
         const sql = yield* SqlClient.SqlClient
+        yield* sql.unsafe(`UPDATE recount_process_commands SET status = 'pending', done_at = NULL WHERE command_id = $1`, [`transfers/${id}/withdraw`])
+        yield* eventually(ProcessManager.get(Transfers, id), (x) => Option.isSome(x) && x.value.commands.every((c) => c.status === "done"), 30_000)
+        expect(yield* history(from)).toEqual(["Opened", "Deposited 100", "Withdrawn 30"])
+
+        // Replay the whole log into the process manager: its state and commands stay as they were.
         const projections = yield* Projections
         const [before] = yield* projections.status(["process-transfers"])
         yield* sql.unsafe("UPDATE recount_projections SET transaction_id = '0', global_position = 0 WHERE name = 'process-transfers'")
