@@ -60,7 +60,10 @@ export interface Context {
   readonly server: PgServer
   /** The suite's own pool (its application name is not a runner's). */
   readonly pool: Pg.Pool
+  /** Orders the faults and their pauses. */
   readonly random: Random.Random
+  /** Picks the runners they hit (apart from `random`: the library's generator gives correlated neighbours). */
+  readonly targets: Random.Random
   readonly timings: Timings
   /** Records the late command of `long-tx` as an operation of the nemesis. */
   readonly record: (record: History.Record) => void
@@ -70,7 +73,7 @@ const pickRunner = (ctx: Context) =>
   Effect.gen(function*() {
     const up = ctx.runners.filter((r) => r.up())
     const pool = up.length > 0 ? up : ctx.runners
-    return pool[yield* ctx.random.nextIntBetween(0, pool.length)]!
+    return pool[yield* ctx.targets.nextIntBetween(0, pool.length)]!
   })
 
 const query = (pool: Pg.Pool, text: string, values: ReadonlyArray<unknown> = []) =>
@@ -215,7 +218,9 @@ export const injectOne = (kind: Kind, ctx: Context): Effect.Effect<Injected, Err
 export const run = (ctx: Context, options: { readonly kinds: ReadonlyArray<Kind>; readonly until: number; readonly log: (line: string) => void }) =>
   Effect.gen(function*() {
     const injected: Array<Injected> = []
-    while (Date.now() < options.until) {
+    // No faults: a control run.
+    if (options.kinds.length === 0) yield* Effect.sleep(Math.max(0, options.until - Date.now()))
+    while (options.kinds.length > 0 && Date.now() < options.until) {
       const round = yield* ctx.random.shuffle(options.kinds)
       for (const kind of round) {
         if (Date.now() >= options.until) break

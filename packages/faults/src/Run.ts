@@ -112,7 +112,7 @@ export const run = (options: Options): Effect.Effect<Result, Error> =>
     // Faults until shortly before the clients stop, so that the last one's recovery is seen.
     const nemesisHistory = Path.join(outDir, "history-nemesis.ndjson")
     const injected = yield* Faults.run(
-      { runners, server, pool, random, timings: options.timings ?? Faults.defaultTimings, record: (r) => History.append(nemesisHistory, r) },
+      { runners, server, pool, random, targets: Random.make(`${options.seed}/targets`), timings: options.timings ?? Faults.defaultTimings, record: (r) => History.append(nemesisHistory, r) },
       { kinds, until: startedAt + runMillis - 15_000, log }
     )
     writeFileSync(Path.join(outDir, "faults.json"), JSON.stringify(injected, null, 2))

@@ -20,7 +20,7 @@ import * as Run from "./Run.js"
 import * as Summary from "./Summary.js"
 
 const parseKinds = (text: string): ReadonlyArray<Faults.Kind> | string => {
-  const names = text.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
+  const names = text.split(",").map((s) => s.trim()).filter((s) => s.length > 0 && s !== "none")
   const unknown = names.filter((n) => !(Faults.kinds as ReadonlyArray<string>).includes(n))
   if (unknown.length > 0) return `unknown fault ${unknown.join(", ")}; known: ${Faults.kinds.join(", ")}`
   return names as ReadonlyArray<Faults.Kind>
@@ -33,7 +33,7 @@ const command = Command.make("faults", {
   runners: Options.integer("runners").pipe(Options.withDescription("Runner processes"), Options.withDefault(3)),
   clients: Options.integer("clients").pipe(Options.withDescription("Client processes"), Options.withDefault(2)),
   workers: Options.integer("workers").pipe(Options.withDescription("Concurrent operations per client"), Options.withDefault(4)),
-  faults: Options.text("faults").pipe(Options.withDescription(`Comma-separated fault kinds: ${Faults.kinds.join(", ")}`), Options.withDefault(Faults.kinds.join(","))),
+  faults: Options.text("faults").pipe(Options.withDescription(`Comma-separated fault kinds: ${Faults.kinds.join(", ")}; none for a control run`), Options.withDefault(Faults.kinds.join(","))),
   seed: Options.integer("seed").pipe(Options.withDescription("Seeds the workload and the nemesis (default: random, printed)"), Options.optional),
   settle: Options.integer("settle-seconds").pipe(Options.withDescription("How long the read models and sagas may take to catch up after the run"), Options.withDefault(120)),
   out: Options.directory("out").pipe(Options.withDescription("Where the run's files go (default: a new temporary folder)"), Options.optional),

@@ -1,50 +1,74 @@
-import { expect, it } from "@effect/vitest"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Faults from "../src/Faults.js"
 import * as Run from "../src/Run.js"
 import * as Summary from "../src/Summary.js"
 
 // The short profile of the fault suite (`npm run faults` is the long one): three runners, two
-// clients, about two minutes, every kind of fault at least once, on an embedded server of its own
-// (never the run's shared one: a fault crashes it). FAULTS_SEED repeats a run.
-// Being brought up (issue 8); see the faults helper's report.
-it.skip("the shop under every kind of fault: nothing acknowledged is lost or doubled, no gaps, projections equal their rebuild, one saga per order", () =>
-  Effect.gen(function*() {
-    const seed = Number(process.env.FAULTS_SEED ?? Date.now() % 1_000_000)
-    const { outDir, summary } = yield* Run.run({
+// clients, two minutes, every kind of fault at least once, on an embedded server of its own (never
+// the test run's shared one: a fault crashes it). One run; each test judges one property of it.
+// FAULTS_SEED repeats a run; its folder (printed) keeps the histories and runner logs.
+const seed = Number(process.env.FAULTS_SEED ?? Date.now() % 1_000_000)
+let result: Run.Result | undefined
+
+describe("the shop under every kind of fault", () => {
+  beforeAll(async () => {
+    result = await Effect.runPromise(Run.run({
       minutes: 2,
       runners: 3,
       clients: 2,
       workers: 3,
       faults: Faults.kinds,
       seed,
+      drainMillis: 30_000,
+      settleMillis: 60_000,
       timings: { pauseMillis: 12_000, downMillis: 2_000, holdMillis: 8_000 },
       log: (line) => console.log(line)
-    })
-    console.log(`${Summary.format(summary)}\n(files in ${outDir})`)
+    }))
+  }, 900_000)
 
-    for (const kind of Faults.kinds) expect(summary.faults[kind]?.injected ?? 0, `fault ${kind} injected`).toBeGreaterThan(0)
-    expect(summary.operations.ok).toBeGreaterThan(100)
-    const c = summary.checks
+  afterAll(() => {
+    if (result) console.log(`${Summary.format(result.summary)}\n(files in ${result.outDir})`)
+  })
+
+  const summary = () => {
+    if (!result) throw new Error("the run did not finish")
+    return result.summary
+  }
+
+  it("injected every kind of fault while commands were acknowledged", () => {
+    for (const kind of Faults.kinds) expect(summary().faults[kind]?.injected ?? 0, `fault ${kind} (seed ${seed})`).toBeGreaterThan(0)
+    expect(summary().operations.ok).toBeGreaterThan(100)
+  })
+
+  it("lost no acknowledged command, applied none twice and none it refused, started no saga twice", () => {
+    const c = summary().checks
     expect({
       lost: c.lost,
       duplicates: c.duplicates,
-      gaps: c.gaps,
-      versionConflicts: c.versionConflicts,
       refusedButApplied: c.failedButApplied,
       unexplainedEvents: c.unexplainedEvents,
-      workflows: c.workflows,
-      drift: summary.drift?.drift ?? summary.driftError,
-      evidence: c.examples
-    }).toEqual({
-      lost: 0,
-      duplicates: 0,
-      gaps: 0,
-      versionConflicts: 0,
-      refusedButApplied: 0,
-      unexplainedEvents: 0,
-      workflows: { started: c.workflows.started, missing: 0, duplicated: 0, unfinished: 0 },
-      drift: 0,
-      evidence: []
-    })
-  }), { timeout: 900_000 })
+      sagasStartedTwice: c.workflows.duplicated,
+      seed
+    }).toEqual({ lost: 0, duplicates: 0, refusedButApplied: 0, unexplainedEvents: 0, sagasStartedTwice: 0, seed })
+  })
+
+  it("kept every stream's versions 1..n with one event at each", () => {
+    const c = summary().checks
+    expect({ gaps: c.gaps, versionConflicts: c.versionConflicts, seed }).toEqual({ gaps: 0, versionConflicts: 0, seed })
+  })
+
+  // Skipped until the lead fixes the stall the suite found (issue 8 report, "orphaned shards"):
+  // after a runner is SIGKILLed and restarted on its address, or its connections are terminated,
+  // some shards stay locked by no runner for minutes, so the projection singletons and the
+  // aggregates and sagas on them stop and the read models never catch up.
+  it.skip("started one fulfilment per OrderPlaced and finished each", () => {
+    const w = summary().checks.workflows
+    expect({ ...w, seed }).toEqual({ started: w.started, missing: 0, duplicated: 0, unfinished: 0, seed })
+  })
+
+  // Skipped for the same stall: the projections do not catch up, so they cannot be compared.
+  it.skip("kept every projection equal to its rebuild from the log", () => {
+    expect({ drift: summary().drift?.drift ?? summary().driftError, seed }).toEqual({ drift: 0, seed })
+  })
+})
