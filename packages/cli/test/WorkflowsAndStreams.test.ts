@@ -97,6 +97,8 @@ layer(layerNode, { excludeTestServices: true, timeout: 180_000 })("recount CLI: 
       const missing = yield* admin("workflows", "cancel", "CliBonus", "no-such-execution")
       expect(missing).toMatchObject({ code: 1, stderr: "recount: workflow CliBonus has no execution no-such-execution" })
       expect((yield* admin("workflows", "list", "--state", "sleeping")).code).toBe(2)
+      const none = yield* admin("workflows", "list", "--workflow", "CliBonus", "--limit", "1", "--state", "running")
+      expect(none).toMatchObject({ code: 0, stdout: "(none)\nworkflows on the node: CliBonus" })
 
       // Cancel: the suspended execution's compensation takes the bonus back.
       const held = fresh("wh")

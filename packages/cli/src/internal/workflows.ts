@@ -34,7 +34,9 @@ const list = Command.make("list", {
   Effect.gen(function*() {
     const found = yield* Connection.withRpc(o, (rpc) =>
       rpc.ListWorkflows({ workflow: Option.getOrUndefined(o.workflow), state: Option.getOrUndefined(o.state), limit: Option.getOrUndefined(o.limit) }))
-    yield* Output.print(o.json, found, (f) => rows(f.executions))
+    // With nothing listed, the names tell the operator what there is to ask for.
+    yield* Output.print(o.json, found, (f) =>
+      f.executions.length > 0 ? rows(f.executions) : `${rows(f.executions)}\nworkflows on the node: ${f.workflows.join(", ") || "none"}`)
   })).pipe(Command.withDescription("Workflow executions, newest first, with their state and triggering event"))
 
 const target = {
