@@ -1,7 +1,17 @@
 /**
- * `npm start`: one node with the shop on the embedded PostgreSQL (or DATABASE_URL), its
- * projections, and the API on loopback. Without RECOUNT_ADMIN_KEY it generates a development key
- * and prints it; the data stays in `.recount/pg` for the next start.
+ * `npm start`, and the process of every node of a deployment: the shop with its projections,
+ * workflows and API.
+ *
+ * - Alone (the default): one node hosting every shard, on the embedded PostgreSQL (or
+ *   DATABASE_URL), the API on loopback. Without RECOUNT_ADMIN_KEY it generates a development key
+ *   and prints it; the data stays in `.recount/pg` for the next start.
+ * - One of many: with RECOUNT_RUNNER_HOST set, a cluster runner at RECOUNT_RUNNER_HOST:
+ *   RECOUNT_RUNNER_PORT (the address the other nodes reach it at) sharing the shards with every
+ *   node of the same DATABASE_URL.
+ *
+ * SIGTERM or SIGINT stops it gracefully: the API drains its in-flight requests (up to
+ * RECOUNT_DRAIN_TIMEOUT), then the cluster hands its shards over, then the database closes (the
+ * embedded server last).
  */
 import * as Database from "@recount/postgres/Database"
 import * as PgStores from "@recount/postgres/PgStores"
@@ -10,49 +20,86 @@ import * as ApiKeys from "@recount/rpc/ApiKeys"
 import * as RecountServer from "@recount/rpc/RecountServer"
 import * as RecountNode from "@recount/runtime/RecountNode"
 import * as Cause from "effect/Cause"
+import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 import { randomBytes } from "node:crypto"
 import { app } from "./index.js"
+
+/** A runner of a cluster was asked for without a shared database. */
+class RunnerNeedsDatabase extends Schema.TaggedError<RunnerNeedsDatabase>()("RunnerNeedsDatabase", { runner: Schema.String }) {
+  override get message() {
+    return `RECOUNT_RUNNER_HOST is set (runner ${this.runner}) but DATABASE_URL is not: the nodes of a cluster share one PostgreSQL`
+  }
+}
+
+/** Where this node's runner is reached by the others; none for a node alone. */
+const runnerConfig = Config.all({
+  host: Config.option(Config.nonEmptyString("RECOUNT_RUNNER_HOST")),
+  port: Config.port("RECOUNT_RUNNER_PORT").pipe(Config.withDefault(34431))
+})
 
 const main = Effect.gen(function*() {
   const configured = yield* ApiKeys.bootstrapKeyConfig
   const key = Option.getOrElse(configured, () => Redacted.make(`dev-${randomBytes(24).toString("base64url")}`))
+  const runner = yield* runnerConfig
+  const runnerAddress = Option.map(runner.host, (host) => `${host}:${runner.port}`)
+  if (Option.isSome(runnerAddress) && Option.isNone(yield* Config.option(Config.nonEmptyString("DATABASE_URL")))) {
+    return yield* new RunnerNeedsDatabase({ runner: runnerAddress.value })
+  }
+  const cluster = Option.match(runner.host, {
+    onNone: () => RecountNode.layerSingle(app()),
+    onSome: (host) => RecountNode.layerRunner({ ...app(), host, port: runner.port })
+  })
   const Node = RecountServer.layer.pipe(
     Layer.provide(ApiConfig.layerFromEnv),
     Layer.provideMerge(ApiKeys.layer({ bootstrapKey: key })),
-    Layer.provideMerge(RecountNode.layerSingle(app())),
+    Layer.provideMerge(cluster),
     Layer.provideMerge(PgStores.layer),
-    Layer.provideMerge(Database.layer())
+    // The runner address names the node's connections, so pg_stat_activity (and the shard
+    // locks they hold) shows which node is which.
+    Layer.provideMerge(Database.layer({ applicationName: Option.match(runnerAddress, { onNone: () => "recount", onSome: (a) => `recount ${a}` }) }))
   )
   return yield* Effect.gen(function*() {
     const url = yield* RecountServer.url
+    // A node listening on every interface is tried through loopback.
+    const local = url.replace("//0.0.0.0:", "//127.0.0.1:")
     const db = yield* Database.DatabaseUrl
-    const shown = Option.isSome(configured) ? "(RECOUNT_ADMIN_KEY)" : Redacted.value(key)
+    const shown = Option.isSome(configured) ? "$RECOUNT_ADMIN_KEY" : Redacted.value(key)
+    const client = `RECOUNT_URL=${local} RECOUNT_KEY=${shown}`
     console.log([
-      "Recount is up: the shop example on one node.",
+      Option.match(runnerAddress, {
+        onNone: () => "Recount is up: the shop example on one node.",
+        onSome: (a) => `Recount is up: the shop example, runner ${a} of the cluster on this database.`
+      }),
       `  API        ${url}  (OpenAPI: ${url}/openapi.json)`,
-      `  key        ${shown}${Option.isSome(configured) ? "" : "   (a development key, new at every start; set RECOUNT_ADMIN_KEY to choose one)"}`,
+      `  key        ${Option.isSome(configured) ? "(RECOUNT_ADMIN_KEY)" : `${shown}   (a development key, new at every start; set RECOUNT_ADMIN_KEY to choose one)`}`,
       `  database   ${db.source === "embedded" ? `embedded, data in ${Option.getOrElse(db.dataDir, () => "?")}` : "DATABASE_URL"}`,
       "",
       "Try:",
-      `  curl -X POST ${url}/v1/default/aggregates/order/o-1/commands -H "Authorization: Bearer ${shown}" \\`,
+      `  curl -X POST ${local}/v1/default/aggregates/order/o-1/commands -H "Authorization: Bearer ${shown}" \\`,
       `       -H "Idempotency-Key: place-o-1" -d '{"_tag":"PlaceOrder","customerId":"c-1","lines":[{"sku":"tea","quantity":2,"price":4.5}]}'`,
-      `  curl ${url}/v1/default/aggregates/order/o-1/state -H "Authorization: Bearer ${shown}"`,
-      `  curl ${url}/v1/projections -H "Authorization: Bearer ${shown}"`,
+      `  curl ${local}/v1/default/aggregates/order/o-1/state -H "Authorization: Bearer ${shown}"`,
+      `  curl ${local}/v1/projections -H "Authorization: Bearer ${shown}"`,
+      `  ${client} npm run recount -- state order o-1`,
+      `  ${client} npm run demo -- --seconds 20`,
       "",
-      "Ctrl-C stops it; the next start keeps the data."
+      "Ctrl-C stops it (in-flight commands finish first); the next start keeps the data."
     ].join("\n"))
     return yield* Effect.never
   }).pipe(Effect.provide(Node))
 })
 
 const fiber = Effect.runFork(main)
-const stop = () => Effect.runFork(Fiber.interrupt(fiber))
+const stop = (signal: NodeJS.Signals) => {
+  console.log(`${signal}: stopping (draining in-flight requests first)`)
+  Effect.runFork(Fiber.interrupt(fiber))
+}
 process.once("SIGINT", stop)
 process.once("SIGTERM", stop)
 fiber.addObserver((exit) => {
@@ -60,4 +107,6 @@ fiber.addObserver((exit) => {
     console.error(Cause.pretty(exit.cause))
     process.exitCode = 1
   }
+  // Everything is closed by now; a socket nobody uses any more must not keep the process up.
+  setImmediate(() => process.exit())
 })
