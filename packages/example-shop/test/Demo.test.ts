@@ -10,10 +10,14 @@ import * as TestProcess from "@recount/testing/TestProcess"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import { spawn } from "node:child_process"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
 import * as DemoLoad from "../src/DemoLoad.js"
 import * as Progress from "../src/internal/progress.js"
 import { app, OrderFulfilment } from "../src/index.js"
 
+const here = Path.dirname(fileURLToPath(import.meta.url))
 const key = "demo-test-key"
 const Node = RecountServer.layer.pipe(
   Layer.provide(ApiConfig.layer({ port: 0 })),
@@ -102,5 +106,37 @@ layer(Node, { excludeTestServices: true, timeout: 180_000 })("npm run demo", (it
       const url = yield* RecountServer.url
       const refused = yield* Effect.flip(DemoLoad.run({ url, apiKey: "not-a-key", seconds: 1, concurrency: 1 }))
       expect(refused._tag).toBe("KeyRefused")
+    }))
+
+  it.effect("npm run demo's command line: a JSON summary, one-line errors and exit codes", () =>
+    Effect.gen(function*() {
+      const url = yield* RecountServer.url
+      const script = yield* TestProcess.bundle(Path.join(here, "..", "src", "demo.ts"), Path.join(here, "..", "build", "test-bundles"))
+      const demo = (args: ReadonlyArray<string>, env: Record<string, string>) =>
+        Effect.async<{ code: number | null; stdout: string; stderr: string }>((resume) => {
+          const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, RECOUNT_URL: url, ...env }, stdio: ["ignore", "pipe", "pipe"] })
+          let stdout = ""
+          let stderr = ""
+          child.stdout.on("data", (chunk) => (stdout += String(chunk)))
+          child.stderr.on("data", (chunk) => (stderr += String(chunk)))
+          child.once("exit", (code) => resume(Effect.succeed({ code, stdout, stderr })))
+          return Effect.sync(() => child.kill("SIGKILL"))
+        })
+
+      const ok = yield* demo(["--seconds", "1", "--concurrency", "2", "--json"], { RECOUNT_KEY: key })
+      expect(ok.code).toBe(0)
+      const summary = JSON.parse(ok.stdout) as DemoLoad.Summary
+      expect(summary.commands).toMatchObject({ failed: 0 })
+      expect(summary.commands.ok).toBeGreaterThan(0)
+      expect(ok.stderr).toMatch(/^1\/1 s {2}orders \d+/m)
+
+      const noKey = yield* demo(["--seconds", "1"], { RECOUNT_KEY: "" })
+      expect(noKey).toMatchObject({ code: 1, stderr: "demo: no API key: pass --key or set RECOUNT_KEY (npm start prints a development key)\n" })
+      const badKey = yield* demo(["--seconds", "1", "--key", "wrong"], {})
+      expect(badKey.code).toBe(1)
+      expect(badKey.stderr).toMatch(/^demo: the node refused the API key: /)
+      const badFlag = yield* demo(["--seconds", "0", "--key", key], {})
+      expect(badFlag.code).toBe(2)
+      expect(badFlag.stderr + badFlag.stdout).toContain("--seconds must be a positive whole number")
     }))
 })
