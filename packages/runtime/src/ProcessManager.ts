@@ -51,6 +51,7 @@ import { EventStoreConfig } from "@recount/core/EventStoreConfig"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import { CommandBus } from "./CommandBus.js"
 import * as Projection from "./Projection.js"
@@ -325,15 +326,17 @@ export const make = <E extends { readonly _tag: string }, S, I>(options: {
       return pending.length
     })
 
-    yield* ensureTables
+    // The database may be down when the singleton starts, or at any round: log, wait, go on.
+    const orWait = <A, E>(effect: Effect.Effect<A, E>) =>
+      Effect.catchAllCause(effect, (cause) =>
+        Effect.zipRight(Effect.logWarning(`process manager ${name}: dispatch failed`, cause), Effect.sleep("1 second")))
+    yield* Effect.retry(ensureTables, Schedule.spaced("1 second"))
     return yield* round.pipe(
       Effect.flatMap((sent) => sent === 0 ? Effect.sleep(idle) : Effect.void),
-      Effect.catchAllCause((cause) => Effect.zipRight(Effect.logWarning(`process manager ${name}: dispatch failed`, cause), Effect.sleep("1 second"))),
+      orWait,
       Effect.forever
     )
-  }).pipe(
-    Effect.catchAllCause((cause) => Effect.zipRight(Effect.logError(`process manager ${name} stopped`, cause), Effect.never))
-  )
+  }).pipe(Effect.orDie)
 
   return { name, stateSchema: schema, projection, dispatcher }
 }
