@@ -88,7 +88,14 @@ export interface Summary {
    * `workflows` when the node listed the executions (the bootstrap key); else `orders`, from the
    * orders' status (shipped or delivered, cancelled, still placed or paid).
    */
-  readonly workflows: { readonly completed: number; readonly compensated: number; readonly pending: number; readonly from: "workflows" | "orders" }
+  readonly workflows: {
+    readonly completed: number
+    readonly compensated: number
+    /** Failed for another reason than giving the order up: a bug (0 when counted from the orders). */
+    readonly failed: number
+    readonly pending: number
+    readonly from: "workflows" | "orders"
+  }
   /** The run's orders by status. */
   readonly orderStatus: Readonly<Record<string, number>>
 }
@@ -310,7 +317,7 @@ const load = (options: Options) =>
     const events = [...orderStates, ...paymentVersions, ...customerVersions, ...stockVersions].reduce((n, s) => n + Math.max(0, s.version), 0)
 
     const workflows = yield* sagaOutcomes(client.rpc, new Set(orders)).pipe(
-      Effect.orElseSucceed(() => ({ completed: count("shipped", "delivered"), compensated: count("cancelled"), pending: count("placed", "paid"), from: "orders" as const }))
+      Effect.orElseSucceed(() => ({ completed: count("shipped", "delivered"), compensated: count("cancelled"), failed: 0, pending: count("placed", "paid"), from: "orders" as const }))
     )
     const projections = yield* client.rpc.GetProjections({}).pipe(
       Effect.map((all): ReadonlyArray<Lag> => all.map((p) => ({ name: p.name, state: p.state, lagEvents: p.lagEvents, lagSeconds: p.lagSeconds }))),
@@ -345,13 +352,20 @@ const listLimit = 1000
 const sagaOutcomes = (rpc: RecountClient.RecountClientService["rpc"], orders: ReadonlySet<string>) =>
   Effect.gen(function*() {
     const states = ["running", "suspended", "completed", "failed"] as const
-    const found = yield* Effect.forEach(states, (state) =>
+    const [running, suspended, completed, failed] = yield* Effect.forEach(states, (state) =>
       Effect.flatMap(rpc.ListWorkflows({ workflow: fulfilment, state, limit: listLimit }), ({ executions }) =>
         executions.length >= listLimit
           ? Effect.fail("more executions than one list holds")
-          : Effect.succeed(executions.filter((x) => orders.has(String((x.payload as { readonly orderId?: unknown }).orderId))).length)))
-    const [running, suspended, completed, failed] = found as [number, number, number, number]
-    return { completed, compensated: failed, pending: running + suspended, from: "workflows" as const }
+          : Effect.succeed(executions.filter((x) => orders.has(String((x.payload as { readonly orderId?: unknown }).orderId))))))
+    // The saga gives an order up with OrderAbandoned after its compensations; anything else is a bug.
+    const abandoned = failed!.filter((x) => x.error?.startsWith("OrderAbandoned") === true).length
+    return {
+      completed: completed!.length,
+      compensated: abandoned,
+      failed: failed!.length - abandoned,
+      pending: running!.length + suspended!.length,
+      from: "workflows" as const
+    }
   })
 
 /** The summary for people. */
@@ -361,15 +375,15 @@ export const format = (s: Summary): string => {
   const lag = "unavailable" in s.projections
     ? `unavailable (${s.projections.unavailable})`
     : s.projections.map((p) => `${p.name} ${p.lagEvents} events / ${p.lagSeconds.toFixed(1)} s${p.state === "running" ? "" : ` (${p.state})`}`).join("\n               ")
+  const failed = s.workflows.failed > 0 ? `, ${s.workflows.failed} failed` : ""
+  const source = s.workflows.from === "orders" ? "(from the orders' status: listing executions needs the bootstrap key)" : "(order fulfilment)"
   return [
     `Demo ${s.run}: ${s.loadSeconds.toFixed(1)} s of orders from ${s.concurrency} shoppers, then ${s.settleSeconds.toFixed(1)} s for the last ones to settle`,
     `  commands     ${s.commands.ok} ok${per(s.commands.ok)}, ${s.commands.failed} failed${failures === "" ? "" : ` (${failures})`}`,
     `  customers    ${s.customers.registered} registered, ${s.customers.moved} moved house`,
     `  orders       ${s.orders.placed} placed${per(s.orders.placed)}: ${s.orders.card} by card, ${s.orders.refusedCard} with a refused card, ${s.orders.invoice} on invoice`,
     `  events       ${s.events} appended${per(s.events)}`,
-    `  workflows    ${s.workflows.completed} completed, ${s.workflows.compensated} compensated, ${s.workflows.pending} pending${
-      s.workflows.from === "orders" ? " (from the orders' status: listing executions needs the bootstrap key)" : " (order fulfilment)"
-    }`,
+    `  workflows    ${s.workflows.completed} completed, ${s.workflows.compensated} compensated, ${s.workflows.pending} pending${failed} ${source}`,
     `  orders now   ${Object.entries(s.orderStatus).sort().map(([status, n]) => `${n} ${status}`).join(", ") || "none"}`,
     `  projections  ${lag}`
   ].join("\n")

@@ -74,7 +74,7 @@ layer(Node, { excludeTestServices: true, timeout: 180_000 })("npm run demo", (it
         .filter((x) => String((x.payload as { orderId?: unknown }).orderId).startsWith(`${summary.run}-`))
       const inState = (...states: ReadonlyArray<string>) => executions.filter((x) => states.includes(x.status)).length
       expect(executions.length).toBe(summary.orders.placed)
-      expect(summary.workflows).toEqual({ completed: inState("completed"), compensated: inState("failed"), pending: inState("running", "suspended"), from: "workflows" })
+      expect(summary.workflows).toEqual({ completed: inState("completed"), compensated: inState("failed"), failed: 0, pending: inState("running", "suspended"), from: "workflows" })
       // Which agrees with the orders in the store: every compensated order is cancelled, every
       // completed one shipped (an invoice's saga is still pending after its order shipped).
       const outcomes = yield* sql<{ last: string; n: number }>`
