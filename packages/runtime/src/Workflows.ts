@@ -113,6 +113,9 @@ const unavailable = (e: SqlError) => new WorkflowsUnavailable({ detail: e.messag
 export const make = (registrations: ReadonlyArray<Registration>) =>
   Effect.gen(function*() {
     const byName = new Map(registrations.map((r) => [r.name, r]))
+    if (byName.size < registrations.length) {
+      return yield* Effect.dieMessage(`workflow names must be unique; registered: ${registrations.map((r) => r.name).join(", ")}`)
+    }
     const context = yield* Effect.context<WorkflowEngine | SqlClient.SqlClient>()
     const names = [...byName.keys()].sort()
     const find = (name: string) => {
