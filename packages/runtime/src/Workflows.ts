@@ -150,7 +150,7 @@ export const make = (registrations: ReadonlyArray<Registration>) =>
           return yield* list({
             workflows: query?.workflow !== undefined ? [query.workflow] : names,
             state: query?.state,
-            limit: Math.max(1, Math.min(query?.limit ?? 100, 1000))
+            limit: Math.max(1, Math.floor(Math.min(query?.limit ?? 100, 1000))) || 100
           })
         }),
       execution,

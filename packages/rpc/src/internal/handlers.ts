@@ -4,6 +4,7 @@ import type { RpcGroup } from "@effect/rpc"
 import type * as Aggregate from "@recount/core/Aggregate"
 import { AggregateUnavailable, InvalidCommand, ProjectionsUnavailable } from "@recount/core/DispatchError"
 import { StoreUnavailable } from "@recount/core/EventStoreError"
+import * as Tracing from "@recount/core/Tracing"
 import { WorkflowsUnavailable } from "@recount/core/WorkflowStatus"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { EventStore } from "@recount/core/EventStore"
@@ -15,10 +16,13 @@ import * as StreamCatalog from "@recount/runtime/StreamCatalog"
 import { Workflows } from "@recount/runtime/Workflows"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
+import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import * as Tracer from "effect/Tracer"
 import { ApiConfig } from "../ApiConfig.js"
 import { allTenants, ApiKeys } from "../ApiKeys.js"
 import { DomainError, Forbidden, LimitExceeded, Principal, RecountApi, type Role } from "../RecountApi.js"
@@ -33,17 +37,20 @@ export const tenantFor = (principal: Principal["Type"], requested: string | unde
   return Either.right(principal.tenant)
 }
 
-/**
- * The RPC library's spans are off (see RecountServer), so the client's trace arrives as a
- * `traceparent` header of the call, and the command's span (or, untraced, its events) continue it.
- */
 /** The RPC header of a dispatch's correlation id (`RecountClient`'s `correlationId` option). */
 const correlationIdHeader = "recount-correlation-id"
 
-const withCallerTrace = (headers: Headers.Headers | undefined) => <A, E, R>(effect: Effect.Effect<A, E, R>) => {
-  if (headers === undefined || headers["traceparent"] === undefined) return effect
-  const parent = HttpTraceContext.w3c(headers)
-  return parent._tag === "Some" ? Effect.withParentSpan(effect, parent.value) : effect
+/**
+ * The RPC library's spans are off (see RecountServer), so the client's trace arrives as a
+ * `traceparent` header of the call, and the command's span (or, untraced, its events) continue it.
+ * Without one, a traced command starts its own trace: over WebSocket the span in context is the
+ * connection's, and every command of the connection would land in that one trace.
+ */
+const withCallerTrace = (traced: boolean, headers: Headers.Headers | undefined) => <A, E, R>(effect: Effect.Effect<A, E, R>) => {
+  if (headers === undefined) return effect // the HTTP face: the request's own span is the parent
+  const parent = headers["traceparent"] === undefined ? Option.none() : HttpTraceContext.w3c(headers)
+  if (parent._tag === "Some") return Effect.withParentSpan(effect, parent.value)
+  return traced ? Effect.mapInputContext(effect, Context.omit(Tracer.ParentSpan)) as Effect.Effect<A, E, R> : effect
 }
 
 const ourErrors = new Set(["InvalidCommand", "CommandConflict", "CommandTimeout", "AggregateUnavailable", "UnknownProjection", "ProjectionsUnavailable"])
@@ -64,6 +71,7 @@ export const operations = Effect.gen(function*() {
   const projections = yield* Projections
   const keys = yield* ApiKeys
   const config = yield* ApiConfig
+  const tracing = yield* Tracing.Tracing
   const context = yield* Effect.context<SnapshotStore | EventStore | SqlClient.SqlClient>()
   const workflows = yield* Workflows
   const subscriptions = new Map<number, number>()
@@ -125,7 +133,7 @@ export const operations = Effect.gen(function*() {
               : Effect.fail(new AggregateUnavailable({ aggregate: p.aggregate, aggregateId: p.id, detail: String(e) }))
           })
         )
-      }).pipe(withCallerTrace(options?.headers), Effect.uninterruptible),
+      }).pipe(withCallerTrace(tracing.enabled, options?.headers), Effect.uninterruptible),
 
     GetState: (p) =>
       Effect.gen(function*() {
@@ -213,7 +221,7 @@ export const operations = Effect.gen(function*() {
           category: p.category,
           prefix: p.prefix,
           after: p.after,
-          limit: Math.max(1, Math.min(p.limit ?? config.maxPageSize, config.maxPageSize))
+          limit: Math.max(1, Math.floor(Math.min(p.limit ?? config.maxPageSize, config.maxPageSize))) || config.maxPageSize
         }).pipe(Effect.provide(context), readTimeout("listStreams"))
       }),
 
