@@ -19,6 +19,7 @@ import * as ApiConfig from "@recount/rpc/ApiConfig"
 import * as ApiKeys from "@recount/rpc/ApiKeys"
 import * as RecountServer from "@recount/rpc/RecountServer"
 import * as RecountNode from "@recount/runtime/RecountNode"
+import * as Telemetry from "@recount/runtime/Telemetry"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
@@ -63,7 +64,9 @@ const main = Effect.gen(function*() {
     Layer.provideMerge(PgStores.layer),
     // The runner address names the node's connections, so pg_stat_activity (and the shard
     // locks they hold) shows which node is which.
-    Layer.provideMerge(Database.layer({ applicationName: Option.match(runnerAddress, { onNone: () => "recount", onSome: (a) => `recount ${a}` }) }))
+    Layer.provideMerge(Database.layer({ applicationName: Option.match(runnerAddress, { onNone: () => "recount", onSome: (a) => `recount ${a}` }) })),
+    // Tracing and the log format (RECOUNT_TRACING, OTEL_*, RECOUNT_LOG_FORMAT, RECOUNT_LOG_LEVEL).
+    Layer.provide(Telemetry.layerFromEnv)
   )
   return yield* Effect.gen(function*() {
     const url = yield* RecountServer.url
