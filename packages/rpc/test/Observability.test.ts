@@ -4,6 +4,7 @@ import * as Aggregate from "@recount/core/Aggregate"
 import type { RecordedEvent } from "@recount/core/EventEnvelope"
 import { EventStore } from "@recount/core/EventStore"
 import * as ExpectedVersion from "@recount/core/ExpectedVersion"
+import * as Tracing from "@recount/core/Tracing"
 import * as ReadModelTable from "@recount/runtime/ReadModelTable"
 import * as RecountNode from "@recount/runtime/RecountNode"
 import * as Telemetry from "@recount/runtime/Telemetry"
@@ -20,6 +21,7 @@ import * as Stream from "effect/Stream"
 import { vi } from "vitest"
 import * as ApiConfig from "../src/ApiConfig.js"
 import * as ApiKeys from "../src/ApiKeys.js"
+import * as Client from "../src/RecountClient.js"
 import { RecountClient } from "../src/RecountClient.js"
 import * as RecountServer from "../src/RecountServer.js"
 import { bootstrapKey, withClient } from "./support/server.js"
@@ -120,6 +122,22 @@ layer(traced, { excludeTestServices: true, timeout: 120_000 })("a traced node", 
       // Background statements (pollers, heartbeats) start no traces of their own.
       expect(exporter.getFinishedSpans().filter((s) => s.name.startsWith("sql.") && s.parentSpanContext === undefined)).toEqual([])
       expect(exporter.getFinishedSpans().some((s) => s.name.startsWith("sql.") && s.spanContext().traceId === batch?.spanContext().traceId)).toBe(true)
+    }))
+
+  it.scoped("commands sent without a trace each start their own, even over one connection", () =>
+    Effect.gen(function*() {
+      const id = fresh("rooted")
+      const url = yield* RecountServer.url
+      yield* Effect.gen(function*() {
+        const client = yield* RecountClient
+        yield* client.dispatch(BankAccount, id, new Open({ owner: "Ruth" }), { commandId: `open-${id}` })
+        yield* client.dispatch(BankAccount, id, new Deposit({ amount: 1 }), { commandId: `deposit-${id}` })
+      }).pipe(Effect.provide(Client.layer({ url, apiKey: bootstrapKey }).pipe(Layer.provide(Tracing.layer({ enabled: false })))))
+      const opened = named(spansOf(`open-${id}`), "recount.command")
+      const deposited = named(spansOf(`deposit-${id}`), "recount.command")
+      expect(opened.parentSpanContext).toBeUndefined()
+      expect(deposited.parentSpanContext).toBeUndefined()
+      expect(opened.spanContext().traceId).not.toBe(deposited.spanContext().traceId)
     }))
 
   it.scoped("JSON log lines carry the trace id, the span id and the command id", () =>

@@ -50,7 +50,7 @@ const withCallerTrace = (traced: boolean, headers: Headers.Headers | undefined) 
   if (headers === undefined) return effect // the HTTP face: the request's own span is the parent
   const parent = headers["traceparent"] === undefined ? Option.none() : HttpTraceContext.w3c(headers)
   if (parent._tag === "Some") return Effect.withParentSpan(effect, parent.value)
-  return traced ? Effect.mapInputContext(effect, Context.omit(Tracer.ParentSpan)) as Effect.Effect<A, E, R> : effect
+  return traced ? Effect.mapInputContext(effect, (context: Context.Context<R>) => Context.omit(Tracer.ParentSpan)(context) as Context.Context<R>) : effect
 }
 
 const ourErrors = new Set(["InvalidCommand", "CommandConflict", "CommandTimeout", "AggregateUnavailable", "UnknownProjection", "ProjectionsUnavailable"])
