@@ -13,6 +13,9 @@
  * `spanId`). With tracing off (the default) Recount makes none of its spans, and a trace a
  * client sends is still recorded with the events.
  *
+ * An application with an OpenTelemetry set-up of its own provides its tracer and
+ * `Tracing.layer({ enabled: true })` (`@recount/core/Tracing`) instead.
+ *
  * @since 0.1.0
  */
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
