@@ -88,7 +88,8 @@ export const routes = Layer.mergeAll(
 const asJsonFace = <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>, request: HttpServerRequest.HttpServerRequest) => {
   const asJson = request.modify({ headers: Headers.set(request.headers, "content-type", "application/json") })
   return Effect.flatMap(Effect.either(asJson.text), (text) => {
-    if (text._tag === "Right") {
+    // An empty body is no body (operations such as retry take none).
+    if (text._tag === "Right" && text.right.trim().length > 0) {
       try {
         JSON.parse(text.right)
       } catch (error) {
@@ -134,6 +135,14 @@ export const layer = Layer.unwrapEffect(Effect.map(Effect.zip(ApiConfig, Drain.m
     Layer.provide(Layer.succeed(Drain.CurrentDrain, drain))
   )
 ))
+
+/**
+ * `RECOUNT_DRAIN_TIMEOUT` (default 10 seconds): how long a stopping server waits for the requests
+ * in flight.
+ *
+ * @since 0.1.0
+ */
+export const drainTimeoutConfig = Drain.timeoutConfig
 
 /**
  * The URL the server listens on, e.g. `http://127.0.0.1:8080`.
