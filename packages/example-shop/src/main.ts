@@ -11,17 +11,20 @@
  *
  * SIGTERM or SIGINT stops it gracefully: the API drains its in-flight requests (up to
  * RECOUNT_DRAIN_TIMEOUT), then the cluster hands its shards over, then the database closes (the
- * embedded server last).
+ * embedded server last). A shutdown still running 30 s after the drain timeout exits with 1.
  */
+import * as EventStoreConfig from "@recount/core/EventStoreConfig"
 import * as Database from "@recount/postgres/Database"
 import * as PgStores from "@recount/postgres/PgStores"
 import * as ApiConfig from "@recount/rpc/ApiConfig"
 import * as ApiKeys from "@recount/rpc/ApiKeys"
 import * as RecountServer from "@recount/rpc/RecountServer"
 import * as RecountNode from "@recount/runtime/RecountNode"
+import * as RuntimeConfig from "@recount/runtime/RuntimeConfig"
 import * as Telemetry from "@recount/runtime/Telemetry"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -65,8 +68,9 @@ const main = Effect.gen(function*() {
     // The runner address names the node's connections, so pg_stat_activity (and the shard
     // locks they hold) shows which node is which.
     Layer.provideMerge(Database.layer({ applicationName: Option.match(runnerAddress, { onNone: () => "recount", onSome: (a) => `recount ${a}` }) })),
-    // Tracing and the log format (RECOUNT_TRACING, OTEL_*, RECOUNT_LOG_FORMAT, RECOUNT_LOG_LEVEL).
-    Layer.provide(Telemetry.layerFromEnv)
+    // Every setting of the README's table: the store's and the runtime's limits, tracing and the
+    // log format.
+    Layer.provide(Layer.mergeAll(EventStoreConfig.layerFromEnv, RuntimeConfig.layerFromEnv, Telemetry.layerFromEnv))
   )
   return yield* Effect.gen(function*() {
     const url = yield* RecountServer.url
@@ -98,10 +102,20 @@ const main = Effect.gen(function*() {
   }).pipe(Effect.provide(Node))
 })
 
+/** After the drain, the cluster hands its shards over (up to 15 s per entity) and the database closes. */
+const shutdownMargin = Duration.seconds(30)
+
 const fiber = Effect.runFork(main)
 const stop = (signal: NodeJS.Signals) => {
   console.log(`${signal}: stopping (draining in-flight requests first)`)
   Effect.runFork(Fiber.interrupt(fiber))
+  // A shutdown that hangs (a request that never ends holds a connection the pool waits for) must
+  // not keep the node up forever: a supervisor would have to kill it without a word.
+  const limit = Duration.sum(Effect.runSync(Effect.orElseSucceed(RecountServer.drainTimeoutConfig, () => Duration.seconds(10))), shutdownMargin)
+  setTimeout(() => {
+    console.error(`did not stop within ${Duration.format(limit)} of ${signal}; exiting`)
+    process.exit(1)
+  }, Duration.toMillis(limit)).unref()
 }
 process.once("SIGINT", stop)
 process.once("SIGTERM", stop)
