@@ -209,19 +209,26 @@ export const injectOne = (kind: Kind, ctx: Context): Effect.Effect<Injected, Err
   })
 
 /**
- * Injects the given kinds in rounds until `until` (each round every kind once, in a seeded order),
+ * Injects the given kinds in rounds until `until` (each round every kind once, in a seeded order
+ * unless `inOrder`),
  * with a pause of 3 to 6 s after each fault. A fault that could not be injected is logged and
  * skipped. Returns what was injected.
  *
  * @since 0.1.0
  */
-export const run = (ctx: Context, options: { readonly kinds: ReadonlyArray<Kind>; readonly until: number; readonly log: (line: string) => void }) =>
+export const run = (ctx: Context, options: {
+  readonly kinds: ReadonlyArray<Kind>
+  readonly until: number
+  /** Keep the kinds' order in every round instead of shuffling it. */
+  readonly inOrder?: boolean | undefined
+  readonly log: (line: string) => void
+}) =>
   Effect.gen(function*() {
     const injected: Array<Injected> = []
     // No faults: a control run.
     if (options.kinds.length === 0) yield* Effect.sleep(Math.max(0, options.until - Date.now()))
     while (options.kinds.length > 0 && Date.now() < options.until) {
-      const round = yield* ctx.random.shuffle(options.kinds)
+      const round = options.inOrder ? options.kinds : yield* ctx.random.shuffle(options.kinds)
       for (const kind of round) {
         if (Date.now() >= options.until) break
         yield* Effect.sleep(yield* ctx.random.nextIntBetween(3_000, 6_000))

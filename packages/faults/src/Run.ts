@@ -32,6 +32,8 @@ export interface Options {
   readonly runners: number
   readonly clients: number
   readonly faults: ReadonlyArray<Faults.Kind>
+  /** Inject the faults in the order given, every round (default: a seeded shuffle per round). */
+  readonly inOrder?: boolean | undefined
   readonly seed: number
   /** Concurrent operations per client (default 4). */
   readonly workers?: number | undefined
@@ -113,7 +115,7 @@ export const run = (options: Options): Effect.Effect<Result, Error> =>
     const nemesisHistory = Path.join(outDir, "history-nemesis.ndjson")
     const injected = yield* Faults.run(
       { runners, server, pool, random, targets: Random.make(`${options.seed}/targets`), timings: options.timings ?? Faults.defaultTimings, record: (r) => History.append(nemesisHistory, r) },
-      { kinds, until: startedAt + runMillis - 15_000, log }
+      { kinds, until: startedAt + runMillis - 15_000, inOrder: options.inOrder, log }
     )
     writeFileSync(Path.join(outDir, "faults.json"), JSON.stringify(injected, null, 2))
 
