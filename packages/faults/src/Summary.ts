@@ -2,9 +2,10 @@
  * The summary of a run: operations by outcome, faults by kind with their recovery times, and the
  * checkers' verdicts. Printed as a table, or as one JSON object.
  *
- * Recovery of a fault: from its injection until every operation it held up has completed, that
- * is every operation invoked before the fault healed and still open when it was injected.
- * Operations that never completed (unknown at the end) are counted, not timed.
+ * Recovery of a fault: from its end (the restart, the SIGCONT, the server up again, the late
+ * commit; for `terminate` the moment itself) until every operation open at that moment has
+ * completed. A fault after which an operation never completed (unknown at the end) is counted,
+ * not timed.
  *
  * @since 0.1.0
  */
@@ -45,16 +46,19 @@ export const percentiles = (values: ReadonlyArray<number>): Percentiles => {
   return { count: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.length === 0 ? null : sorted[sorted.length - 1]! }
 }
 
-/** Milliseconds from the fault until every operation it held up completed; undefined if one never did. */
+/**
+ * Milliseconds from the end of the fault (its heal) until every operation still open then had
+ * completed; 0 when none was open; undefined when one never completed.
+ */
 export const recovery = (fault: Faults.Injected, operations: ReadonlyArray<History.Operation>): number | undefined => {
   let last = fault.healedAt
   for (const op of operations) {
     if (op.invokedAt > fault.healedAt) continue
-    if (op.completedAt !== undefined && op.completedAt < fault.injectedAt) continue
+    if (op.completedAt !== undefined && op.completedAt <= fault.healedAt) continue
     if (op.completedAt === undefined) return undefined
     last = Math.max(last, op.completedAt)
   }
-  return last - fault.injectedAt
+  return last - fault.healedAt
 }
 
 /** @since 0.1.0 */
