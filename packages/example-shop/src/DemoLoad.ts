@@ -54,6 +54,8 @@ export interface Options {
   readonly concurrency: number
   /** Longest wait for one order's saga to move on (10 seconds). */
   readonly orderTimeout?: Duration.DurationInput | undefined
+  /** Ends the load early when it completes (the command line's first Ctrl-C); the last orders still settle. */
+  readonly stop?: Effect.Effect<void> | undefined
   /** Progress; nothing when absent. */
   readonly output?: Output | undefined
 }
@@ -234,7 +236,7 @@ const load = (options: Options) =>
         }
       })
 
-    const shopper = (index: number, until: number) =>
+    const shopper = (index: number, loading: () => boolean) =>
       Effect.gen(function*() {
         const customerId = `${run}-c${index}`
         const name = yield* pick(names)
@@ -245,9 +247,9 @@ const load = (options: Options) =>
         // A shopper has a few orders open at once and follows each on its own.
         const open = yield* Effect.makeSemaphore(openOrders)
         const following: Array<Fiber.RuntimeFiber<void>> = []
-        for (let n = 1; Date.now() < until; n++) {
+        for (let n = 1; loading(); n++) {
           yield* open.take(1)
-          if (Date.now() >= until) {
+          if (!loading()) {
             yield* open.release(1)
             break
           }
@@ -291,11 +293,14 @@ const load = (options: Options) =>
     yield* Effect.forEach(catalogue, (p) => command(Inventory, `${run}-${p.sku}`, new AddStock({ quantity: p.stock })), { discard: true })
 
     const started = Date.now()
-    const until = started + options.seconds * 1000
+    // The load ends when the time is up, or earlier when `stop` completes.
+    let until = started + options.seconds * 1000
+    const loading = () => Date.now() < until
+    if (options.stop !== undefined) yield* Effect.fork(Effect.andThen(options.stop, Effect.sync(() => until = Math.min(until, Date.now()))))
     const bar = options.output === undefined ? undefined : Progress.make(options.output, options.seconds)
     const report = () => bar?.update((Date.now() - started) / 1000, `orders ${counts.orders.placed}  commands ${counts.ok} ok, ${counts.failed} failed`)
     const ticker = yield* Effect.fork(Effect.repeat(Effect.sync(report), Schedule.spaced(bar?.interval ?? "1 second")))
-    yield* Effect.forEach(Array.from({ length: options.concurrency }, (_, i) => i + 1), (i) => shopper(i, until), {
+    yield* Effect.forEach(Array.from({ length: options.concurrency }, (_, i) => i + 1), (i) => shopper(i, loading), {
       concurrency: "unbounded",
       discard: true
     })
@@ -326,7 +331,7 @@ const load = (options: Options) =>
 
     return {
       run,
-      loadSeconds: Math.min(options.seconds, (settled - started) / 1000),
+      loadSeconds: (Math.min(until, settled) - started) / 1000,
       settleSeconds: Math.max(0, (settled - until) / 1000),
       concurrency: options.concurrency,
       commands: { ok: counts.ok, failed: counts.failed, failures: counts.failures },

@@ -4,16 +4,20 @@
  * from `--url`/`--key` or `RECOUNT_URL`/`RECOUNT_KEY`; the key `npm start` prints will do.
  *
  *   npm run demo -- --seconds 20 --concurrency 8
+ *
+ * The first Ctrl-C ends the load early (the last orders settle and the summary is printed); a
+ * second one quits at once.
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as Console from "effect/Console"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
@@ -25,6 +29,9 @@ export class MissingApiKey extends Schema.TaggedError<MissingApiKey>()("MissingA
     return "no API key: pass --key or set RECOUNT_KEY (npm start prints a development key)"
   }
 }
+
+/** Completed by the first Ctrl-C. */
+const stopRequested = Effect.runSync(Deferred.make<void>())
 
 const positive = (name: string, fallback: number) =>
   Options.integer(name).pipe(
@@ -56,6 +63,7 @@ const demo = Command.make("demo", {
       apiKey: key.value,
       seconds: o.seconds,
       concurrency: o.concurrency,
+      stop: Deferred.await(stopRequested),
       output: { write: (text) => stream.write(text), isTTY: stream.isTTY === true }
     })
     yield* Console.log(o.json ? JSON.stringify(summary, null, 2) : DemoLoad.format(summary))
@@ -65,7 +73,7 @@ const cli = Command.run(demo, { name: "demo", version: "0.1.0" })
 
 const main = cli(process.argv).pipe(
   Effect.catchAllCause((cause) => {
-    if (Cause.isInterruptedOnly(cause)) return Effect.interrupt
+    if (Cause.isInterruptedOnly(cause)) return Effect.sync(() => process.exitCode = 130)
     const failure = Cause.failureOption(cause)
     // A command line that does not parse: the usage is printed already.
     if (Option.isSome(failure) && ValidationError.isValidationError(failure.value)) return Effect.sync(() => process.exitCode = 2)
@@ -78,4 +86,15 @@ const main = cli(process.argv).pipe(
   Effect.provide(NodeContext.layer)
 )
 
-NodeRuntime.runMain(main, { disableErrorReporting: true })
+const fiber = Effect.runFork(main)
+process.on("SIGINT", () => {
+  if (Effect.runSync(Deferred.isDone(stopRequested))) {
+    Effect.runFork(Fiber.interrupt(fiber))
+  } else {
+    process.stderr.write("\nstopping: the last orders settle, then the summary (Ctrl-C again to quit now)\n")
+    Effect.runSync(Deferred.succeed(stopRequested, undefined))
+  }
+})
+process.once("SIGTERM", () => Effect.runFork(Fiber.interrupt(fiber)))
+// Sockets are closed by now; nothing left should keep the process up.
+fiber.addObserver(() => setImmediate(() => process.exit()))

@@ -10,7 +10,7 @@ import * as TestProcess from "@recount/testing/TestProcess"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import { spawn } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as DemoLoad from "../src/DemoLoad.js"
@@ -112,23 +112,35 @@ layer(Node, { excludeTestServices: true, timeout: 180_000 })("npm run demo", (it
     Effect.gen(function*() {
       const url = yield* RecountServer.url
       const script = yield* TestProcess.bundle(Path.join(here, "..", "src", "demo.ts"), Path.join(here, "..", "build", "test-bundles"))
-      const demo = (args: ReadonlyArray<string>, env: Record<string, string>) =>
+      /** Runs the command line; `onOutput` sees stderr as it grows. */
+      const demo = (args: ReadonlyArray<string>, env: Record<string, string>, onOutput?: (stderr: string, child: ChildProcess) => void) =>
         Effect.async<{ code: number | null; stdout: string; stderr: string }>((resume) => {
           const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, RECOUNT_URL: url, ...env }, stdio: ["ignore", "pipe", "pipe"] })
           let stdout = ""
           let stderr = ""
           child.stdout.on("data", (chunk) => (stdout += String(chunk)))
-          child.stderr.on("data", (chunk) => (stderr += String(chunk)))
+          child.stderr.on("data", (chunk) => {
+            stderr += String(chunk)
+            onOutput?.(stderr, child)
+          })
           child.once("exit", (code) => resume(Effect.succeed({ code, stdout, stderr })))
           return Effect.sync(() => child.kill("SIGKILL"))
         })
 
-      const ok = yield* demo(["--seconds", "1", "--concurrency", "2", "--json"], { RECOUNT_KEY: key })
-      expect(ok.code).toBe(0)
-      const summary = JSON.parse(ok.stdout) as DemoLoad.Summary
-      expect(summary.commands).toMatchObject({ failed: 0 })
-      expect(summary.commands.ok).toBeGreaterThan(0)
-      expect(ok.stderr).toMatch(/^1\/1 s {2}orders \d+/m)
+      // The first Ctrl-C ends the load early; the summary still comes, as JSON on stdout (progress on stderr).
+      let interrupted = false
+      const stopped = yield* demo(["--seconds", "600", "--concurrency", "2", "--json"], { RECOUNT_KEY: key }, (stderr, child) => {
+        if (!interrupted && /^0\/600 s {2}orders \d+/m.test(stderr)) {
+          interrupted = true
+          child.kill("SIGINT")
+        }
+      })
+      expect(stopped.code).toBe(0)
+      expect(stopped.stderr).toContain("stopping: the last orders settle")
+      const early = JSON.parse(stopped.stdout) as DemoLoad.Summary
+      expect(early.loadSeconds).toBeLessThan(60)
+      expect(early.commands).toMatchObject({ failed: 0 })
+      expect(early.commands.ok).toBeGreaterThan(0)
 
       const noKey = yield* demo(["--seconds", "1"], { RECOUNT_KEY: "" })
       expect(noKey).toMatchObject({ code: 1, stderr: "demo: no API key: pass --key or set RECOUNT_KEY (npm start prints a development key)\n" })
@@ -138,5 +150,5 @@ layer(Node, { excludeTestServices: true, timeout: 180_000 })("npm run demo", (it
       const badFlag = yield* demo(["--seconds", "0", "--key", key], {})
       expect(badFlag.code).toBe(2)
       expect(badFlag.stderr + badFlag.stdout).toContain("--seconds must be a positive whole number")
-    }))
+    }), { timeout: 120_000 })
 })

@@ -1,6 +1,6 @@
 /**
  * Progress of a timed run: on a terminal, a bar redrawn in place; elsewhere (a pipe, a log file,
- * CI) a plain line about every tenth of the run, at least a second apart.
+ * CI) a plain line about every tenth of the run, 1 to 5 seconds apart.
  */
 import * as Duration from "effect/Duration"
 
@@ -37,7 +37,7 @@ export const make = (output: Output, totalSeconds: number): Progress => {
     }
   }
   return {
-    interval: Duration.seconds(Math.max(1, Math.round(totalSeconds / 10))),
+    interval: Duration.seconds(Math.min(5, Math.max(1, Math.round(totalSeconds / 10)))),
     update: (elapsed, text) => output.write(`${elapsed.toFixed(0)}/${totalSeconds} s  ${text}\n`),
     done: () => {}
   }
