@@ -18,29 +18,12 @@ import * as Fiber from "effect/Fiber"
 import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
-import * as Schema from "effect/Schema"
 import { type Address, ChangeAddress, Customer, RegisterCustomer } from "./domain/Customer.js"
 import { AddStock, Inventory } from "./domain/Inventory.js"
 import { MarkDelivered, Order, type PaymentMethod, PlaceOrder } from "./domain/Order.js"
 import { ConfirmPayment, Payment } from "./domain/Payment.js"
+import { CannotReach, KeyRefused, NoAnswer } from "./DemoError.js"
 import * as Progress from "./internal/progress.js"
-
-/** The node did not answer. */
-export class CannotReach extends Schema.TaggedError<CannotReach>()("CannotReach", { url: Schema.String, detail: Schema.String }) {
-  override get message() {
-    return `cannot reach ${this.url}: ${this.detail}`
-  }
-}
-
-/** The node refused the key before the load started. */
-export class KeyRefused extends Schema.TaggedError<KeyRefused>()("KeyRefused", { reason: Schema.String }) {
-  override get message() {
-    return `the node refused the API key: ${this.reason}`
-  }
-}
-
-/** A call the node did not answer in time (counted among the failed commands). */
-export class NoAnswer extends Schema.TaggedError<NoAnswer>()("NoAnswer", { seconds: Schema.Number }) {}
 
 /** Where progress goes; a TTY gets a bar redrawn in place, anything else a line now and then. */
 export type Output = Progress.Output

@@ -20,15 +20,8 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as Schema from "effect/Schema"
+import { MissingApiKey } from "./DemoError.js"
 import * as DemoLoad from "./DemoLoad.js"
-
-/** No key from the flag or the environment. */
-export class MissingApiKey extends Schema.TaggedError<MissingApiKey>()("MissingApiKey", {}) {
-  override get message() {
-    return "no API key: pass --key or set RECOUNT_KEY (npm start prints a development key)"
-  }
-}
 
 /** Completed by the first Ctrl-C. */
 const stopRequested = Effect.runSync(Deferred.make<void>())
