@@ -15,6 +15,7 @@ import * as Arr from "effect/Array"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
@@ -287,7 +288,17 @@ const load = (options: Options) =>
       concurrency: "unbounded",
       discard: true
     })
-    // The shoppers finished their last orders; the load itself ended at `until`.
+    // The shoppers finished their last orders; the load itself ended at `until`. Sagas still at
+    // work (a refused card's compensations run after its order is cancelled) finish before anything
+    // is counted; waiting ones (an invoice's timer) stay pending.
+    const outcomes = yield* sagaOutcomes(client.rpc, new Set(orders)).pipe(
+      Effect.repeat(Schedule.spaced("200 millis").pipe(
+        Schedule.upTo("10 seconds"),
+        Schedule.whileInput((o: Outcomes) => o.running > 0),
+        Schedule.passthrough
+      )),
+      Effect.option
+    )
     const settled = Date.now()
     yield* Fiber.interrupt(ticker)
     report()
@@ -304,9 +315,10 @@ const load = (options: Options) =>
     const count = (...statuses: ReadonlyArray<string>) => statuses.reduce((n, s) => n + (orderStatus[s] ?? 0), 0)
     const events = [...orderStates, ...paymentVersions, ...customerVersions, ...stockVersions].reduce((n, s) => n + Math.max(0, s.version), 0)
 
-    const workflows = yield* sagaOutcomes(client.rpc, new Set(orders)).pipe(
-      Effect.orElseSucceed(() => ({ completed: count("shipped", "delivered"), compensated: count("cancelled"), failed: 0, pending: count("placed", "paid"), from: "orders" as const }))
-    )
+    const workflows: Summary["workflows"] = Option.match(outcomes, {
+      onNone: () => ({ completed: count("shipped", "delivered"), compensated: count("cancelled"), failed: 0, pending: count("placed", "paid"), from: "orders" }),
+      onSome: (o) => ({ completed: o.completed, compensated: o.compensated, failed: o.failed, pending: o.running + o.suspended, from: "workflows" })
+    })
     const projections = yield* client.rpc.GetProjections({}).pipe(
       Effect.map((all): ReadonlyArray<Lag> => all.map((p) => ({ name: p.name, state: p.state, lagEvents: p.lagEvents, lagSeconds: p.lagSeconds }))),
       Effect.catchAll((e) => Effect.succeed({ unavailable: e._tag === "Forbidden" ? "projection status needs the bootstrap key" : `${tagOf(e)}: ${rootCause(e)}` }))
@@ -315,7 +327,7 @@ const load = (options: Options) =>
     return {
       run,
       loadSeconds: (Math.min(until, settled) - started) / 1000,
-      settleSeconds: Math.max(0, (settled - until) / 1000),
+      settleSeconds: Math.max(0, (settled - Math.min(until, settled)) / 1000),
       concurrency: options.concurrency,
       commands: { ok: counts.ok, failed: counts.failed, failures: counts.failures },
       orders: counts.orders,
@@ -332,13 +344,21 @@ const fulfilment = "OrderFulfilment"
 /** Most executions one `ListWorkflows` call returns. */
 const listLimit = 1000
 
+interface Outcomes {
+  readonly completed: number
+  readonly compensated: number
+  readonly failed: number
+  readonly running: number
+  readonly suspended: number
+}
+
 /**
  * The run's fulfilment executions by state, from the node's own list. Fails (and the caller falls
  * back to the orders) without the bootstrap key, or when a state has more executions than one call
  * lists, since the run's might not all be among them.
  */
 const sagaOutcomes = (rpc: RecountClient.RecountClientService["rpc"], orders: ReadonlySet<string>) =>
-  Effect.gen(function*() {
+  Effect.gen(function*(): Effect.fn.Return<Outcomes, unknown> {
     const states = ["running", "suspended", "completed", "failed"] as const
     const [running, suspended, completed, failed] = yield* Effect.forEach(states, (state) =>
       Effect.flatMap(rpc.ListWorkflows({ workflow: fulfilment, state, limit: listLimit }), ({ executions }) =>
@@ -351,8 +371,8 @@ const sagaOutcomes = (rpc: RecountClient.RecountClientService["rpc"], orders: Re
       completed: completed!.length,
       compensated: abandoned,
       failed: failed!.length - abandoned,
-      pending: running!.length + suspended!.length,
-      from: "workflows" as const
+      running: running!.length,
+      suspended: suspended!.length
     }
   })
 
