@@ -6,7 +6,8 @@
  * Environment: `RECOUNT_URLS` (comma-separated), `RECOUNT_KEY`, `FAULTS_CLIENT` (its name and id
  * prefix), `FAULTS_SEED`, `FAULTS_HISTORY` (the file), `FAULTS_RUN_MILLIS` (how long it invokes
  * new operations), `FAULTS_DRAIN_MILLIS` (how long after that it still retries unknown ones),
- * `FAULTS_WORKERS` (default 4). Prints `{"kind":"done",...}` and exits.
+ * `FAULTS_WORKERS` (default 4), `FAULTS_GIVE_UP_MILLIS` (default 30 s: during the run, an operation
+ * unknown for this long stays unknown and its worker moves on). Prints `{"kind":"done",...}` and exits.
  *
  * @since 0.1.0
  */
@@ -35,6 +36,9 @@ const startedAt = Date.now()
 const invokeUntil = startedAt + Number(env("FAULTS_RUN_MILLIS"))
 const retryUntil = invokeUntil + Number(env("FAULTS_DRAIN_MILLIS", "60000"))
 const workers = Number(env("FAULTS_WORKERS", "4"))
+// While the run goes, an operation still unknown after this long is left unknown and the worker
+// moves on, so that one aggregate that never answers does not stop the workload.
+const giveUpMillis = Number(env("FAULTS_GIVE_UP_MILLIS", "30000"))
 
 /** Refusals that prove the attempt applied nothing; everything else may or may not have happened. */
 const definite = new Set(["InvalidCommand", "Forbidden"])
@@ -69,9 +73,10 @@ const program = Effect.gen(function*() {
   const perform = (op: Workload.Op) =>
     Effect.gen(function*() {
       const commandId = `${name}-${sequence++}`
+      const invokedAt = Date.now()
       History.append(historyPath, {
         _tag: "invoke",
-        at: Date.now(),
+        at: invokedAt,
         client: name,
         commandId,
         aggregate: op.aggregate.name,
@@ -103,7 +108,7 @@ const program = Effect.gen(function*() {
           counts.fail++
           return
         }
-        if (at > retryUntil) {
+        if (at > retryUntil || (at < invokeUntil && at - invokedAt > giveUpMillis)) {
           counts.unknown++
           return
         }

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
 import * as Faults from "../src/Faults.js"
 import * as Run from "../src/Run.js"
 import * as Summary from "../src/Summary.js"
@@ -23,6 +25,7 @@ describe("the shop under every kind of fault", () => {
       faults: ["projection-kill", "kill", "pause", "long-tx", "terminate", "pool-fill", "pg-restart"],
       inOrder: true,
       seed,
+      outDir: Path.join(Path.dirname(fileURLToPath(import.meta.url)), "..", "build", "runs", `seed-${seed}-${Date.now().toString(36)}`),
       drainMillis: 30_000,
       settleMillis: 60_000,
       timings: { pauseMillis: 12_000, downMillis: 2_000, holdMillis: 8_000 },
