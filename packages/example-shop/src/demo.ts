@@ -22,6 +22,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { MissingApiKey } from "./DemoError.js"
 import * as DemoLoad from "./DemoLoad.js"
+import * as DemoSummary from "./DemoSummary.js"
 
 /** Completed by the first Ctrl-C. */
 const stopRequested = Effect.runSync(Deferred.make<void>())
@@ -59,7 +60,7 @@ const demo = Command.make("demo", {
       stop: Deferred.await(stopRequested),
       output: { write: (text) => stream.write(text), isTTY: stream.isTTY === true }
     })
-    yield* Console.log(o.json ? JSON.stringify(summary, null, 2) : DemoLoad.format(summary))
+    yield* Console.log(o.json ? JSON.stringify(summary, null, 2) : DemoSummary.format(summary))
   })).pipe(Command.withDescription("Place orders against a shop node for a while, then summarise what happened"))
 
 const cli = Command.run(demo, { name: "demo", version: "0.1.0" })

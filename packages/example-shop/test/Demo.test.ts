@@ -14,6 +14,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as DemoLoad from "../src/DemoLoad.js"
+import * as DemoSummary from "../src/DemoSummary.js"
 import * as Progress from "../src/internal/progress.js"
 import { app, OrderFulfilment } from "../src/index.js"
 
@@ -53,7 +54,7 @@ layer(Node, { excludeTestServices: true, timeout: 180_000 })("npm run demo", (it
       // Progress lines while it ran, then a summary that names every part.
       expect(printed.length).toBeGreaterThanOrEqual(2)
       expect(printed.every((line) => /^\d+\/3 s {2}orders \d+ {2}commands \d+ ok, \d+ failed\n$/.test(line))).toBe(true)
-      const text = DemoLoad.format(summary)
+      const text = DemoSummary.format(summary)
       for (const part of ["commands", "events", "workflows", "projections"]) expect(text).toContain(part)
 
       expect(summary.orders.placed).toBeGreaterThan(0)
@@ -94,7 +95,7 @@ layer(Node, { excludeTestServices: true, timeout: 180_000 })("npm run demo", (it
 
       // The bootstrap key reads every projection's lag.
       expect("unavailable" in summary.projections).toBe(false)
-      expect((summary.projections as ReadonlyArray<DemoLoad.Lag>).map((p) => p.name)).toEqual(
+      expect((summary.projections as ReadonlyArray<DemoSummary.Lag>).map((p) => p.name)).toEqual(
         expect.arrayContaining(["order-summaries", "customer-history", "daily-sales", "notifications"]))
     }))
 
@@ -137,7 +138,7 @@ layer(Node, { excludeTestServices: true, timeout: 180_000 })("npm run demo", (it
       })
       expect(stopped.code).toBe(0)
       expect(stopped.stderr).toContain("stopping: the last orders settle")
-      const early = JSON.parse(stopped.stdout) as DemoLoad.Summary
+      const early = JSON.parse(stopped.stdout) as DemoSummary.Summary
       expect(early.loadSeconds).toBeLessThan(60)
       expect(early.commands).toMatchObject({ failed: 0 })
       expect(early.commands.ok).toBeGreaterThan(0)
