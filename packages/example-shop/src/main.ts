@@ -31,6 +31,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import { randomBytes } from "node:crypto"
 import { app } from "./index.js"
@@ -72,7 +73,9 @@ const main = Effect.gen(function*() {
     // log format.
     Layer.provide(Layer.mergeAll(EventStoreConfig.layerFromEnv, RuntimeConfig.layerFromEnv, Telemetry.layerFromEnv))
   )
+  let up = false
   return yield* Effect.gen(function*() {
+    up = true
     const url = yield* RecountServer.url
     // A node listening on every interface is tried through loopback.
     const local = url.replace("//0.0.0.0:", "//127.0.0.1:")
@@ -99,8 +102,21 @@ const main = Effect.gen(function*() {
       "Ctrl-C stops it (in-flight commands finish first); the next start keeps the data."
     ].join("\n"))
     return yield* Effect.never
-  }).pipe(Effect.provide(Node))
+  }).pipe(
+    Effect.provide(Node),
+    // Nodes starting together on a fresh database race on creating the migration tables (ours and
+    // the cluster's): PostgreSQL refuses concurrent CREATE TABLE IF NOT EXISTS of one name. The
+    // loser starts again, and finds the tables there.
+    Effect.sandbox,
+    Effect.tapError((cause) => up || !isDatabaseError(cause) ? Effect.void : Effect.logWarning("the node did not start; trying again", cause)),
+    Effect.retry({ times: 3, schedule: Schedule.spaced("2 seconds"), while: (cause) => !up && isDatabaseError(cause) }),
+    Effect.unsandbox
+  )
 })
+
+const isDatabaseError = (cause: Cause.Cause<unknown>) =>
+  [...Cause.failures(cause), ...Cause.defects(cause)].some((e) =>
+    typeof e === "object" && e !== null && "_tag" in e && (e._tag === "SqlError" || e._tag === "MigrationError"))
 
 /** After the drain, the cluster hands its shards over (up to 15 s per entity) and the database closes. */
 const shutdownMargin = Duration.seconds(30)
@@ -122,6 +138,10 @@ process.once("SIGTERM", stop)
 fiber.addObserver((exit) => {
   if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
     console.error(Cause.pretty(exit.cause))
+    // A database error's own message (the statement's error) is in its cause.
+    for (const error of Cause.failures(exit.cause)) {
+      if (typeof error === "object" && error !== null && "cause" in error && error.cause !== undefined) console.error(`caused by: ${String(error.cause)}`)
+    }
     process.exitCode = 1
   }
   // Everything is closed by now; a socket nobody uses any more must not keep the process up.

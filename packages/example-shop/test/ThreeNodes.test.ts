@@ -64,6 +64,14 @@ it("docker-compose.yml: PostgreSQL with a named volume and a healthcheck, three 
   expect(new Set(file.nodes.flatMap((n) => n.service.ports ?? []).map((p) => p.split(":")[0])).size).toBe(3)
 })
 
+const parsed = (text: string): Record<string, unknown> => {
+  try {
+    return JSON.parse(text) as Record<string, unknown>
+  } catch {
+    return { text }
+  }
+}
+
 /** A command over a node's HTTP face, retried (same idempotency key) while the cluster moves shards. */
 const command = (api: string, key: string, aggregate: string, id: string, commandId: string, body: unknown) =>
   Effect.gen(function*() {
@@ -74,7 +82,7 @@ const command = (api: string, key: string, aggregate: string, id: string, comman
           method: "POST",
           headers: { authorization: `Bearer ${key}`, "idempotency-key": commandId, "content-type": "application/json" },
           body: JSON.stringify(body)
-        }).then(async (r) => ({ status: r.status, body: await r.json() as Record<string, unknown> }), (e: unknown) => ({ status: 0, body: { error: String(e) } }))
+        }).then(async (r) => ({ status: r.status, body: parsed(await r.text()) }), (e: unknown) => ({ status: 0, body: { error: String(e) } }))
       )
       if (answer.status === 200) return answer.body
       if (![0, 503, 504].includes(answer.status) || Date.now() > deadline) {
