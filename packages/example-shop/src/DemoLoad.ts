@@ -77,17 +77,6 @@ const randomAddress: Effect.Effect<Address> = Effect.gen(function*() {
 const transient = new Set(["CommandTimeout", "AggregateUnavailable"])
 const tagOf = (e: unknown) => typeof e === "object" && e !== null && "_tag" in e ? String(e._tag) : "Error"
 
-/** The innermost cause's code or message: `ECONNREFUSED` tells more than "failed to send". */
-const rootCause = (e: unknown): string => {
-  let current: unknown = e
-  let text = e instanceof Error ? e.message : String(e)
-  for (let depth = 0; depth < 8 && typeof current === "object" && current !== null && "cause" in current; depth++) {
-    current = (current as { readonly cause: unknown }).cause
-    if (current instanceof Error && current.message) text = current.message
-    if (typeof current === "object" && current !== null && "code" in current && typeof current.code === "string") return current.code
-  }
-  return text
-}
 
 /** Asks the node one question over HTTP, which fails at once when nobody listens (the socket would retry). */
 const preflight = (url: string, apiKey: string | Redacted.Redacted<string>) =>
@@ -98,7 +87,7 @@ const preflight = (url: string, apiKey: string | Redacted.Redacted<string>) =>
     Effect.catchAll((e): Effect.Effect<void, CannotReach | KeyRefused> =>
       e._tag === "CannotReach" ? Effect.fail(e)
       : e._tag === "Unauthorized" || e._tag === "Forbidden" ? Effect.fail(new KeyRefused({ reason: e.reason }))
-      : e._tag === "RpcClientError" ? Effect.fail(new CannotReach({ url, detail: rootCause(e) }))
+      : e._tag === "RpcClientError" ? Effect.fail(new CannotReach({ url, detail: RecountClient.rootCause(e) }))
       // Any other answer means the node is there and takes the key.
       : Effect.void
     )
@@ -281,7 +270,7 @@ const load = (options: Options) =>
     })
     const projections = yield* client.rpc.GetProjections({}).pipe(
       Effect.map((all): ReadonlyArray<Lag> => all.map((p) => ({ name: p.name, state: p.state, lagEvents: p.lagEvents, lagSeconds: p.lagSeconds }))),
-      Effect.catchAll((e) => Effect.succeed({ unavailable: e._tag === "Forbidden" ? "projection status needs the bootstrap key" : `${tagOf(e)}: ${rootCause(e)}` }))
+      Effect.catchAll((e) => Effect.succeed({ unavailable: e._tag === "Forbidden" ? "projection status needs the bootstrap key" : `${tagOf(e)}: ${RecountClient.rootCause(e)}` }))
     )
 
     return {

@@ -210,3 +210,20 @@ export const layer = (options: Options): Layer.Layer<RecountClient> => {
     Effect.succeed({ ...request, headers: Headers.set(request.headers, "authorization", `Bearer ${key}`) }))
   return Layer.scoped(RecountClient, make).pipe(Layer.provide([protocol(options), auth]))
 }
+
+/**
+ * Why a call could not reach the node, in a word an operator knows: the innermost cause's code
+ * (`ECONNREFUSED`) or message, rather than the client's "failed to send".
+ *
+ * @since 0.1.0
+ */
+export const rootCause = (e: unknown): string => {
+  let current: unknown = e
+  let text = e instanceof Error ? e.message : String(e)
+  for (let depth = 0; depth < 8 && typeof current === "object" && current !== null && "cause" in current; depth++) {
+    current = (current as { readonly cause: unknown }).cause
+    if (current instanceof Error && current.message) text = current.message
+    if (typeof current === "object" && current !== null && "code" in current && typeof current.code === "string") return current.code
+  }
+  return text
+}

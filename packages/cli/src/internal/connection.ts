@@ -46,20 +46,9 @@ interface TransportFailure {
 const isTransportFailure = (e: unknown): e is TransportFailure =>
   typeof e === "object" && e !== null && "_tag" in e && e._tag === "RpcClientError"
 
-/** The innermost cause's message: `ECONNREFUSED` tells an operator more than "failed to send". */
-const rootCause = (e: unknown): string => {
-  let current: unknown = e
-  let text = e instanceof Error ? e.message : String(e)
-  for (let depth = 0; depth < 8 && typeof current === "object" && current !== null && "cause" in current; depth++) {
-    current = (current as { readonly cause: unknown }).cause
-    if (current instanceof Error && current.message) text = current.message
-    if (typeof current === "object" && current !== null && "code" in current && typeof current.code === "string") return current.code
-  }
-  return text
-}
 
 /** The node did not answer: a `CannotReach` naming the URL. */
-export const cannotReach = (url: string, e: unknown) => new CannotReach({ url, detail: rootCause(e) })
+export const cannotReach = (url: string, e: unknown) => new CannotReach({ url, detail: RecountClient.rootCause(e) })
 
 /**
  * Runs `f` with a client of the node over HTTP (a request per call, so a node that is down
