@@ -104,9 +104,9 @@ const main = Effect.gen(function*() {
     return yield* Effect.never
   }).pipe(
     Effect.provide(Node),
-    // Nodes starting together on a fresh database race on creating the migration tables (ours and
-    // the cluster's): PostgreSQL refuses concurrent CREATE TABLE IF NOT EXISTS of one name. The
-    // loser starts again, and finds the tables there.
+    // Three nodes starting together on a fresh database: one failed at start with a database
+    // error (seen once in ThreeNodes.test.ts; concurrent creation of the migration tables, ours
+    // or the cluster's, is the likely cause). A node whose start fails so starts again.
     Effect.sandbox,
     Effect.tapError((cause) => up || !isDatabaseError(cause) ? Effect.void : Effect.logWarning("the node did not start; trying again", cause)),
     Effect.retry({ times: 3, schedule: Schedule.spaced("2 seconds"), while: (cause) => !up && isDatabaseError(cause) }),

@@ -27,12 +27,18 @@ const accepts = (port: number) =>
     socket.once("error", () => resume(Effect.succeed(false)))
   })
 
-it.live("SIGTERM drains: commands in flight over HTTP and over WebSocket get their replies, new connections are refused meanwhile, and the node exits 0", () =>
+const signals = [
+  { name: "SIGTERM to the node (docker stop, systemd, Kubernetes)", send: (pid: number) => process.kill(pid, "SIGTERM") },
+  // The embedded PostgreSQL runs in a group of its own, so it outlives the drain here too.
+  { name: "Ctrl-C in a terminal (SIGINT to the node's whole process group)", send: (pid: number) => process.kill(-pid, "SIGINT") }
+]
+
+it.live.each(signals)("$name drains: commands in flight over HTTP and over WebSocket get their replies, new connections are refused meanwhile, and the node exits 0", ({ send }) =>
   Effect.gen(function*() {
     // As npm start runs it: on the embedded PostgreSQL, which must outlive the drain.
     const dataDir = Path.join(yield* EmbeddedPostgres.makeTempDir("recount-shutdown-"), "pg")
     const port = yield* TestProcess.freePort
-    const node = yield* ShopNode.start(yield* ShopNode.bundle, {
+    const node = yield* ShopNode.startInGroup(yield* ShopNode.bundle, {
       DATABASE_URL: undefined,
       RECOUNT_PG_DATA_DIR: dataDir,
       RECOUNT_HTTP_PORT: String(port),
@@ -69,7 +75,7 @@ it.live("SIGTERM drains: commands in flight over HTTP and over WebSocket get the
       yield* Effect.sleep("1 second")
       expect(overHttp.unsafePoll()).toBeNull()
       expect(overWebSocket.unsafePoll()).toBeNull()
-      node.process.kill("SIGTERM")
+      send(node.process.pid!)
       // It stops listening at once, while the two commands are still running.
       yield* Effect.sleep("1 second")
       expect(yield* accepts(port)).toBe(false)

