@@ -187,6 +187,19 @@ const launch = (options: {
     child.once("exit", (code, signal) => reject(new Error(`the server exited (${code ?? signal}; see its log)`)))
   })
 
+/** Servers still running when this process exits are told to stop (they are not its group's). */
+const children = new Set<ChildProcess>()
+let exitHook = false
+const stopAtExit = (child: ChildProcess) => {
+  children.add(child)
+  child.once("exit", () => children.delete(child))
+  if (exitHook) return
+  exitHook = true
+  process.on("exit", () => {
+    for (const running of children) running.kill("SIGINT")
+  })
+}
+
 /** Fast shutdown (SIGINT): sessions end, the server stops. */
 const stopServer = (child: ChildProcess) =>
   new Promise<void>((resolve) => {
@@ -231,6 +244,7 @@ export const start = (options: Options): Effect.Effect<Running, EmbeddedPostgres
         try: () => launch({ postgres, dataDir, port, flags, ids, log }),
         catch: (e) => fail(`start on port ${port}: ${e instanceof Error ? e.message : String(e)}`)
       }).pipe(Effect.map((child) => {
+        stopAtExit(child)
         const stop = () => stopServer(child)
         running.add(stop)
         return stop

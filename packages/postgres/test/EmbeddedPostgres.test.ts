@@ -131,3 +131,18 @@ it.live("a process that does not handle SIGTERM stops its server and dies of the
     expect(yield* Effect.promise(() => exited).pipe(Effect.timeout("30 seconds"))).toBe("SIGTERM")
     expect((yield* Effect.either(query(Redacted.make(url), "SELECT 1")))._tag).toBe("Left")
   }).pipe(Effect.scoped), { timeout: 120_000 })
+
+it.live("a process that exits without closing its scope still stops its server (it runs in a process group of its own)", () =>
+  Effect.gen(function*() {
+    const child = yield* TestProcess.start(yield* signalled, { EXIT: "1" })
+    const url = urlOf(yield* child.waitFor((m) => urlOf(m) !== undefined, 90_000))!
+    const exited = new Promise<number | null>((resolve) => child.process.once("exit", (code) => resolve(code)))
+    expect(yield* Effect.promise(() => exited)).toBe(3)
+    // Fast shutdown takes a moment after the signal.
+    let down = false
+    for (let attempt = 0; attempt < 50 && !down; attempt++) {
+      down = (yield* Effect.either(query(Redacted.make(url), "SELECT 1")))._tag === "Left"
+      if (!down) yield* Effect.sleep("200 millis")
+    }
+    expect(down).toBe(true)
+  }).pipe(Effect.scoped), { timeout: 120_000 })

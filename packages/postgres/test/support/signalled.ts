@@ -1,6 +1,7 @@
 // Run by EmbeddedPostgres.test.ts: starts a throwaway server and prints {"url"} once it is up.
 // With HANDLE_SIGTERM=1 it handles SIGTERM itself, as a draining node does: a second later it
-// queries the server (still up), closes its scope (which stops the server) and exits 0.
+// queries the server (still up), closes its scope (which stops the server) and exits 0. With
+// EXIT=1 it exits at once, leaving its scope open.
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -33,4 +34,6 @@ if (process.env.HANDLE_SIGTERM === "1") {
 void Effect.runPromise(Scope.extend(EmbeddedPostgres.startEphemeral(), scope)).then((running) => {
   process.env.SERVER_URL = Redacted.value(running.url)
   console.log(JSON.stringify({ url: Redacted.value(running.url) }))
+  // EXIT=1: leave without closing the scope, as a process that calls process.exit does.
+  if (process.env.EXIT === "1") setTimeout(() => process.exit(3), 100)
 })
