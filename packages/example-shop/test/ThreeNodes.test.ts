@@ -155,12 +155,14 @@ it.live("three nodes with docker-compose.yml's environment: aggregates spread ov
       expect(moved.length).toBeGreaterThan(0)
       expect(singletonsOf(victim.name).length).toBeGreaterThan(0)
       victim.child.process.kill("SIGKILL")
+      const killedAt = Date.now()
 
       // Its aggregates answer on the others: the next command to each applies once, on the state it had.
       yield* Effect.forEach(moved, (id) =>
         Effect.map(command(survivor.api, key, "inventory", id, `${id}-after`, { _tag: "AddStock", quantity: 1 }), (result) => {
           expect(result).toMatchObject({ streamVersion: 2, alreadyApplied: false })
         }), { concurrency: 8, discard: true })
+      const answeredAfter = Date.now() - killedAt
       const after = yield* owners(moved)
       expect(after.every((n) => n !== undefined && n !== victim.name)).toBe(true)
 
@@ -176,9 +178,10 @@ it.live("three nodes with docker-compose.yml's environment: aggregates spread ov
         (all) => all.every((s) => s.state === "running" && s.lagEvents === 0 && nodeOfOwner(s.owner) !== undefined && nodeOfOwner(s.owner) !== victim.name),
         90_000
       )
+      const caughtUpAfter = Date.now() - killedAt
       expect(statusAfter.map((s) => s.name).sort()).toEqual(statusBefore.map((s) => s.name).sort())
       const summary = yield* sql.unsafe<{ order_id: string }>("SELECT order_id FROM order_summaries WHERE order_id = 'after-kill'")
       expect(summary).toEqual([{ order_id: "after-kill" }])
-      yield* Effect.logInfo(`killed ${victim.name} (${moved.length} of ${ids.length} aggregates, singletons ${singletonsOf(victim.name).join(", ")}); all moved`)
+      yield* Effect.logInfo(`killed ${victim.name} (${moved.length} of ${ids.length} aggregates, singletons ${singletonsOf(victim.name).join(", ")}): its aggregates all answered ${answeredAfter} ms after the kill, every projection ran and caught up ${caughtUpAfter} ms after it`)
     }).pipe(Effect.provide(RecountNode.layerClient({ aggregates })))
   }).pipe(Effect.provide(TestDatabase.layerStores()), Effect.scoped), { timeout: 300_000 })
