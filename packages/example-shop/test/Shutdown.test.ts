@@ -33,7 +33,7 @@ const signals = [
   { name: "Ctrl-C in a terminal (SIGINT to the node's whole process group)", send: (pid: number) => process.kill(-pid, "SIGINT") }
 ]
 
-it.live.each(signals)("$name drains: commands in flight over HTTP and over WebSocket get their replies, new connections are refused meanwhile, and the node exits 0", ({ send }) =>
+it.live.each(signals)("$name drains: commands in flight over HTTP and over WebSocket get their replies, new connections and new commands are refused meanwhile, and the node exits 0", ({ send }) =>
   Effect.gen(function*() {
     // As npm start runs it: on the embedded PostgreSQL, which must outlive the drain.
     const dataDir = Path.join(yield* EmbeddedPostgres.makeTempDir("recount-shutdown-"), "pg")
@@ -80,6 +80,9 @@ it.live.each(signals)("$name drains: commands in flight over HTTP and over WebSo
       yield* Effect.sleep("1 second")
       expect(yield* accepts(port)).toBe(false)
       expect(node.process.exitCode).toBeNull()
+      // A new command on the open WebSocket is refused, to be retried with its id elsewhere.
+      const refused = yield* Effect.flip(client.dispatch(Inventory, "drain-new", new AddStock({ quantity: 1 }), { commandId: "drain-new" }))
+      expect(refused).toMatchObject({ _tag: "AggregateUnavailable", detail: expect.stringContaining("shutting down") })
       yield* Deferred.succeed(release, undefined)
       yield* Fiber.join(holder)
       const http = yield* Fiber.join(overHttp)
