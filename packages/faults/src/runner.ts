@@ -9,6 +9,7 @@
  */
 import { app } from "@recount/example-shop"
 import * as Database from "@recount/postgres/Database"
+import { PgPool } from "@recount/postgres/PgPool"
 import * as PgStores from "@recount/postgres/PgStores"
 import * as ApiConfig from "@recount/rpc/ApiConfig"
 import * as ApiKeys from "@recount/rpc/ApiKeys"
@@ -17,6 +18,7 @@ import * as RecountNode from "@recount/runtime/RecountNode"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
 
 const name = process.env.RUNNER_NAME ?? "runner"
 
@@ -28,8 +30,15 @@ const Node = RecountServer.layer.pipe(
   Layer.provideMerge(Database.layerClient({ applicationName: name }).pipe(Layer.provide(Database.layerUrl)))
 )
 
+// The pool's own counts every 5 s, in the runner's log: evidence when a fault wedges a runner.
+const PoolReport = Layer.scopedDiscard(Effect.flatMap(PgPool, (pool) =>
+  Effect.forkScoped(Effect.repeat(
+    Effect.sync(() => console.log(JSON.stringify({ kind: "pool", at: new Date().toISOString(), total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }))),
+    Schedule.spaced("5 seconds")
+  ))))
+
 Effect.runFork(
-  Layer.launch(Layer.merge(Node, Layer.effectDiscard(Effect.sync(() => console.log(JSON.stringify({ kind: "ready", name, pid: process.pid })))))).pipe(
+  Layer.launch(Layer.merge(PoolReport, Layer.effectDiscard(Effect.sync(() => console.log(JSON.stringify({ kind: "ready", name, pid: process.pid }))))).pipe(Layer.provideMerge(Node))).pipe(
     Effect.catchAllCause((cause) => Effect.sync(() => {
       console.error(`runner ${name} failed`, Cause.pretty(cause))
       process.exit(1)
