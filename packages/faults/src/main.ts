@@ -41,7 +41,10 @@ const command = Command.make("faults", {
 }, (o) =>
   Effect.gen(function*() {
     const kinds = parseKinds(o.faults)
-    if (typeof kinds === "string") return yield* Effect.fail(ValidationError.invalidValue(HelpDoc.p(kinds)))
+    if (typeof kinds === "string") {
+      process.stderr.write(`faults: ${kinds}\n`)
+      return yield* Effect.fail(ValidationError.invalidValue(HelpDoc.p(kinds)))
+    }
     const seed = Option.getOrElse(o.seed, () => Math.floor(Math.random() * 1_000_000))
     const { outDir, summary } = yield* Run.run({
       minutes: o.minutes,
