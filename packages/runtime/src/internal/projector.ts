@@ -1,4 +1,6 @@
 import * as SqlClient from "@effect/sql/SqlClient"
+import { PgPool } from "@recount/postgres/PgPool"
+import * as PoolSqlClient from "@recount/postgres/PoolSqlClient"
 import * as Checkpoint from "@recount/core/Checkpoint"
 import type { RecordedEvent } from "@recount/core/EventEnvelope"
 import { EventStore, type ReadAllBatch } from "@recount/core/EventStore"
@@ -12,6 +14,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import * as Projection from "../Projection.js"
@@ -62,7 +65,17 @@ const describe = (cause: Cause.Cause<unknown>) => {
  */
 export const run = (projection: Projection.Any, options: RunnerOptions) =>
   Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
+    const tracing = yield* Tracing.Tracing
+    // On Recount's pool, the runner and the handlers it calls use a client whose statements skip
+    // @effect/sql's per-statement span and scope while tracing is off: they were most of a
+    // per-event handler's cost. Without the pool (another SqlClient), the one in context.
+    const pool = yield* Effect.serviceOption(PgPool)
+    const sql = Option.isSome(pool) ? yield* PoolSqlClient.make(pool.value, { spans: tracing.enabled }) : yield* SqlClient.SqlClient
+    return yield* Effect.provideService(runWith(projection, options, sql), SqlClient.SqlClient, sql)
+  })
+
+const runWith = (projection: Projection.Any, options: RunnerOptions, sql: SqlClient.SqlClient) =>
+  Effect.gen(function*() {
     const store = yield* EventStore
     const hooks = yield* ProjectorHooks
     const tracing = yield* Tracing.Tracing
