@@ -7,7 +7,7 @@ import * as Run from "../src/Run.js"
 import * as Summary from "../src/Summary.js"
 
 // The short profile of the fault suite (`npm run faults` is the long one): three runners, two
-// clients, two minutes, every kind of fault at least once, on an embedded server of its own (never
+// clients, 90 seconds of load, every kind of fault at least once, on an embedded server of its own (never
 // the test run's shared one: a fault crashes it). One run; each test judges one property of it.
 // FAULTS_SEED repeats a run; its folder (printed) keeps the histories and runner logs.
 const seed = Number(process.env.FAULTS_SEED ?? Date.now() % 1_000_000)
@@ -16,7 +16,7 @@ let result: Run.Result | undefined
 describe("the shop under every kind of fault", () => {
   beforeAll(async () => {
     result = await Effect.runPromise(Run.run({
-      minutes: 2,
+      minutes: 1.5,
       runners: 3,
       clients: 2,
       workers: 3,
@@ -26,8 +26,8 @@ describe("the shop under every kind of fault", () => {
       inOrder: true,
       seed,
       outDir: Path.join(Path.dirname(fileURLToPath(import.meta.url)), "..", "build", "runs", `seed-${seed}-${Date.now().toString(36)}`),
-      drainMillis: 30_000,
-      settleMillis: 60_000,
+      drainMillis: 20_000,
+      settleMillis: 30_000,
       timings: { pauseMillis: 12_000, downMillis: 2_000, holdMillis: 8_000 },
       log: (line) => console.log(line)
     }))
