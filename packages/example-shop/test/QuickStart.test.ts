@@ -16,20 +16,32 @@ const printedCommands = (output: string) => {
 }
 const root = Path.join(here, "..", "..", "..")
 
-it.live("the quick start as a newcomer meets it: npm start's node on a fresh embedded PostgreSQL answers the curl and CLI commands it prints", () =>
+it.live("the quick start as a newcomer meets it: npm start's node on a fresh embedded PostgreSQL answers the curl and CLI commands it prints, and keeps its data for the next start", () =>
   Effect.gen(function*() {
     if (spawnSync("curl", ["--version"]).status !== 0) return yield* Effect.dieMessage("curl is needed for this test")
     const dataDir = yield* EmbeddedPostgres.makeTempDir("recount-quickstart-")
     const port = yield* TestProcess.freePort
     const script = yield* TestProcess.bundle(Path.join(here, "..", "src", "main.ts"), Path.join(here, "..", "build", "test-bundles"))
-    const node = yield* TestProcess.start(script, { RECOUNT_PG_DATA_DIR: Path.join(dataDir, "pg"), RECOUNT_HTTP_PORT: String(port), DATABASE_URL: undefined })
-    yield* Effect.async<void, Error>((resume) => {
-      const timer = setInterval(() => {
-        if (node.output().includes("Ctrl-C")) resume(Effect.void)
-        else if (node.process.exitCode !== null) resume(Effect.fail(new Error(`npm start's node exited: ${node.output()}`)))
-      }, 100)
-      return Effect.sync(() => clearInterval(timer))
-    }).pipe(Effect.timeout("90 seconds"))
+    const startNode = (port: number) =>
+      Effect.gen(function*() {
+        const node = yield* TestProcess.start(script, { RECOUNT_PG_DATA_DIR: Path.join(dataDir, "pg"), RECOUNT_HTTP_PORT: String(port), DATABASE_URL: undefined })
+        yield* Effect.async<void, Error>((resume) => {
+          const timer = setInterval(() => {
+            if (node.output().includes("Ctrl-C")) resume(Effect.void)
+            else if (node.process.exitCode !== null) resume(Effect.fail(new Error(`npm start's node exited: ${node.output()}`)))
+          }, 100)
+          return Effect.sync(() => clearInterval(timer))
+        }).pipe(Effect.timeout("90 seconds"))
+        return node
+      })
+    /** Ctrl-C: the node stops, with exit code 0. */
+    const interrupt = (node: Effect.Effect.Success<ReturnType<typeof startNode>>) =>
+      Effect.gen(function*() {
+        const exited = new Promise<number | null>((resolve) => node.process.once("exit", (code) => resolve(code)))
+        node.process.kill("SIGINT")
+        expect(yield* Effect.promise(() => exited).pipe(Effect.timeout("30 seconds"))).toBe(0)
+      })
+    const node = yield* startNode(port)
     const output = node.output()
     expect(output).toContain(`http://127.0.0.1:${port}`)
     expect(output).toMatch(/key\s+dev-[A-Za-z0-9_-]+/)
@@ -52,9 +64,10 @@ it.live("the quick start as a newcomer meets it: npm start's node on a fresh emb
     const demo = commands.find((line) => line.includes("npm run demo -- "))
     expect(demo).toMatch(/^RECOUNT_URL=\S+ RECOUNT_KEY=dev-\S+ npm run demo -- --seconds 20$/)
     expect(JSON.parse(readFileSync(Path.join(root, "package.json"), "utf8")).scripts.demo).toBeDefined()
-    // Ctrl-C stops it.
-    const exited = new Promise<number | null>((resolve) => node.process.once("exit", (code) => resolve(code)))
-    node.process.kill("SIGINT")
-    const code = yield* Effect.promise(() => exited).pipe(Effect.timeout("30 seconds"))
-    expect(code).toBe(0)
+    // Ctrl-C stops it; the next start keeps the data (a new development key, the same order).
+    yield* interrupt(node)
+    const again = yield* startNode(yield* TestProcess.freePort)
+    const stateCurl = printedCommands(again.output()).filter((line) => line.startsWith("curl "))[1]!
+    expect(run(stateCurl)).toMatchObject({ state: { customerId: "c-1", total: 9 } })
+    yield* interrupt(again)
   }).pipe(Effect.scoped), { timeout: 180_000 })
