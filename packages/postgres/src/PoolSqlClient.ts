@@ -152,3 +152,35 @@ export const make = (pool: Pg.Pool, options: Options): Effect.Effect<SqlClient.S
     ;(client as { safe: unknown }).safe = client
     return client
   })
+
+/**
+ * A transaction on one client of the pool whose first and last round trips carry the caller's own
+ * statements: `first` goes with `BEGIN`, and the statement `body` returns (if any) with `COMMIT`,
+ * each as one simple-protocol query (no parameters: callers inline literals they control). A
+ * transaction of a few statements around user code thus costs two round trips of its own, not
+ * four. `body` gets the rows of `first`; every `@effect/sql` statement inside it runs on the
+ * transaction's client (nested `withTransaction` makes savepoints). On failure or interruption it
+ * rolls back.
+ *
+ * @since 0.1.0
+ */
+export const transaction = <A, E, R>(
+  pool: Pg.Pool,
+  first: string,
+  body: (rows: Rows) => Effect.Effect<readonly [A, string | undefined], E, R>
+): Effect.Effect<A, E | SqlError, R> =>
+  Effect.scoped(Effect.flatMap(reserve(pool), (connection) =>
+    Effect.uninterruptibleMask((restore) =>
+      connection.execute(`BEGIN; ${first}`, [], undefined).pipe(
+        Effect.flatMap((results) =>
+          restore(Effect.provideService(body(results[1] as Rows), SqlClient.TransactionConnection, [connection, 0] as const))
+        ),
+        Effect.flatMap(([value, last]) => Effect.as(connection.execute(last === undefined ? "COMMIT" : `${last}; COMMIT`, [], undefined), value)),
+        // A failed statement left the transaction aborted (or it never began): roll back. A client
+        // that lost its server fails that too, and its release destroys it.
+        Effect.onError(() => Effect.ignore(connection.execute("ROLLBACK", [], undefined)))
+      )
+    )))
+
+/** A string as an SQL literal (standard_conforming_strings, PostgreSQL's default since 9.1). */
+export const literal = (value: string): string => `'${value.replaceAll("'", "''")}'`

@@ -20,7 +20,8 @@ export interface ControlRow {
   readonly updatedAt: Date
 }
 
-interface RawRow {
+/** A control row as `columns` selects it. */
+export interface RawRow {
   readonly version: number
   readonly tx: string
   readonly pos: string

@@ -1,4 +1,5 @@
 import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
 import { PgPool } from "@recount/postgres/PgPool"
 import * as PoolSqlClient from "@recount/postgres/PoolSqlClient"
 import * as Checkpoint from "@recount/core/Checkpoint"
@@ -30,7 +31,8 @@ export class HandlerFailed extends Data.TaggedError("HandlerFailed")<{ readonly 
 /**
  * Points where tests inject crashes and pauses: after a batch is read and before its transaction
  * starts, and, inside the transaction, before the read-model write, between it and the checkpoint,
- * and before the commit.
+ * and before the commit (the checkpoint's statement is sent with the COMMIT, so the last two are
+ * both after the writes and before anything of the checkpoint reaches the database).
  */
 export class ProjectorHooks extends Context.Reference<ProjectorHooks>()("@recount/runtime/ProjectorHooks", {
   defaultValue: (): {
@@ -71,10 +73,22 @@ export const run = (projection: Projection.Any, options: RunnerOptions) =>
     // per-event handler's cost. Without the pool (another SqlClient), the one in context.
     const pool = yield* Effect.serviceOption(PgPool)
     const sql = Option.isSome(pool) ? yield* PoolSqlClient.make(pool.value, { spans: tracing.enabled }) : yield* SqlClient.SqlClient
-    return yield* Effect.provideService(runWith(projection, options, sql), SqlClient.SqlClient, sql)
+    // A transaction whose first statement rides with BEGIN and whose last with COMMIT: two round
+    // trips of the runner's own per batch instead of four.
+    const transaction = <A, E, R>(first: string, body: (rows: ReadonlyArray<unknown>) => Effect.Effect<readonly [A, string | undefined], E, R>) =>
+      Option.isSome(pool)
+        ? PoolSqlClient.transaction(pool.value, first, body)
+        : sql.withTransaction(Effect.flatMap(sql.unsafe(first), (rows) =>
+          Effect.flatMap(body(rows), ([value, last]) => last === undefined ? Effect.succeed(value) : Effect.as(sql.unsafe(last), value))))
+    return yield* Effect.provideService(runWith(projection, options, sql, transaction), SqlClient.SqlClient, sql)
   })
 
-const runWith = (projection: Projection.Any, options: RunnerOptions, sql: SqlClient.SqlClient) =>
+type Transaction = <A, E, R>(
+  first: string,
+  body: (rows: ReadonlyArray<unknown>) => Effect.Effect<readonly [A, string | undefined], E, R>
+) => Effect.Effect<A, E | SqlError, R>
+
+const runWith = (projection: Projection.Any, options: RunnerOptions, sql: SqlClient.SqlClient, transaction: Transaction) =>
   Effect.gen(function*() {
     const store = yield* EventStore
     const hooks = yield* ProjectorHooks
@@ -105,14 +119,18 @@ const runWith = (projection: Projection.Any, options: RunnerOptions, sql: SqlCli
     })
 
     // Runs `body` in a transaction that holds the projection's row and checks that this instance
-    // still owns it and that the checkpoint is where the batch started.
+    // still owns it and that the checkpoint is where the batch started. `last`, a statement with
+    // its values inlined, is sent with the COMMIT.
+    const lockRow = `SELECT ${Rows.columns} FROM recount_projections WHERE name = ${PoolSqlClient.literal(name)} FOR UPDATE`
     const fenced = <A, E, R>(
       epoch: bigint,
       expect: { readonly kind: Kind; readonly version: number; readonly checkpoint: Checkpoint.Checkpoint } | undefined,
-      body: (row: Rows.ControlRow) => Effect.Effect<A, E, R>
+      body: (row: Rows.ControlRow) => Effect.Effect<A, E, R>,
+      last?: (value: A) => string
     ) =>
-      sql.withTransaction(Effect.gen(function*() {
-        const row = (yield* Rows.load([name], { forUpdate: true })).get(name)
+      transaction(lockRow, (rows) => Effect.gen(function*() {
+        const raw = rows[0] as Rows.RawRow | undefined
+        const row = raw && Rows.toControlRow(raw)
         if (!row || row.epoch !== epoch) return yield* new Fenced({ reason: "another instance took the lease" })
         if (expect) {
           const [version, checkpoint] = expect.kind === "live"
@@ -122,7 +140,8 @@ const runWith = (projection: Projection.Any, options: RunnerOptions, sql: SqlCli
             return yield* new Fenced({ reason: `the ${expect.kind} checkpoint moved` })
           }
         }
-        return yield* body(row)
+        const value = yield* body(row)
+        return [value, last?.(value)] as const
       }))
 
     const decode = (events: ReadonlyArray<RecordedEvent>) => {
@@ -160,19 +179,17 @@ const runWith = (projection: Projection.Any, options: RunnerOptions, sql: SqlCli
         if (row.epoch !== epoch) return yield* new Fenced({ reason: "another instance took the lease" })
         yield* applyHandler(events, version)
       })
+      // The checkpoint's UPDATE goes with the COMMIT, in the same transaction as the writes.
+      const checkpoint = `UPDATE recount_projections SET ${tx} = '${to.transactionId}'::xid8, ${pos} = ${to.position}, heartbeat_at = now(),
+        updated_at = now()${kind === "live" ? `, events_applied = events_applied + ${events.length}` : ""} WHERE name = ${PoolSqlClient.literal(name)}`
       return Effect.zipRight(sideEffect, fenced(epoch, { kind, version, checkpoint: from }, (row) =>
         Effect.gen(function*() {
           locked = kind === "live" ? { ...row, checkpoint: to, eventsApplied: row.eventsApplied + BigInt(events.length) } : undefined
           if (hooks.beforeApply) yield* hooks.beforeApply(events)
           if (projection.transactional) yield* applyHandler(events, version)
           if (hooks.beforeCheckpoint) yield* hooks.beforeCheckpoint(events)
-          yield* sql.unsafe(
-            `UPDATE recount_projections SET ${tx} = $2::xid8, ${pos} = $3, heartbeat_at = now(), updated_at = now()
-             ${kind === "live" ? ", events_applied = events_applied + $4" : ""} WHERE name = $1`,
-            kind === "live" ? [name, String(to.transactionId), String(to.position), events.length] : [name, String(to.transactionId), String(to.position)]
-          )
           if (hooks.beforeCommit) yield* hooks.beforeCommit(events)
-        }))).pipe(Effect.as(to))
+        }), () => checkpoint)).pipe(Effect.as(to))
     }
 
     const park = (epoch: bigint, kind: Kind, version: number, from: Checkpoint.Checkpoint, event: RecordedEvent, error: string) => {
