@@ -60,41 +60,49 @@ const isPlain = (ast: AST.AST, scalarOnly: boolean): boolean => {
  */
 const flatCheck = (ast: AST.AST): ((input: unknown) => boolean) | undefined => {
   if (ast._tag !== "TypeLiteral" || ast.indexSignatures.length > 0) return undefined
-  const fields: Array<readonly [key: string, check: (value: unknown) => boolean]> = []
+  const keys: Array<string> = []
+  // Per field: the `typeof` it needs, or the literal it must equal.
+  const types: Array<string | undefined> = []
+  const literals: Array<unknown> = []
   for (const p of ast.propertySignatures) {
     if (p.isOptional || typeof p.name !== "string") return undefined
     const type = p.type
+    keys.push(p.name)
     switch (type._tag) {
       case "StringKeyword":
-        fields.push([p.name, (v) => typeof v === "string"])
+        types.push("string")
+        literals.push(undefined)
         break
       case "NumberKeyword":
-        fields.push([p.name, (v) => typeof v === "number"])
+        types.push("number")
+        literals.push(undefined)
         break
       case "BooleanKeyword":
-        fields.push([p.name, (v) => typeof v === "boolean"])
+        types.push("boolean")
+        literals.push(undefined)
         break
-      case "Literal": {
-        const literal = type.literal
-        fields.push([p.name, (v) => v === literal])
+      case "Literal":
+        types.push(undefined)
+        literals.push(type.literal)
         break
-      }
       default:
         return undefined
     }
   }
-  const count = fields.length
+  const count = keys.length
+  const hasOwn = Object.prototype.hasOwnProperty
   return (input) => {
     if (typeof input !== "object" || input === null || Array.isArray(input)) return false
     const record = input as Record<string, unknown>
     for (let i = 0; i < count; i++) {
-      const [key, check] = fields[i]!
-      if (!Object.prototype.hasOwnProperty.call(record, key) || !check(record[key])) return false
+      const key = keys[i]!
+      if (!hasOwn.call(record, key)) return false
+      const value = record[key]
+      const type = types[i]
+      if (type === undefined ? value !== literals[i] : typeof value !== type) return false
     }
     // Every field is there; any other key would be an excess property.
-    let keys = 0
-    for (const key in record) if (Object.prototype.hasOwnProperty.call(record, key)) keys++
-    return keys === count && Object.getOwnPropertySymbols(record).length === 0
+    return Object.keys(record).length === count && Object.getOwnPropertySymbols(record).length === 0
   }
 }
 
@@ -133,10 +141,23 @@ export const make = <A, I>(schema: Schema.Schema<A, I, never>): PlainCodec<A> =>
       return props
     }
     const Class = schema
+    // A tagged class's constructor (TaggedClass, TaggedError) deletes `_tag` from its copy of the
+    // props and sets it itself; the delete makes that copy a slow dictionary object, and the
+    // constructor took 6 µs instead of 2.4. The check saw the right tag, so it is left out here.
+    const tagged = typeof (schema as { readonly _tag?: unknown })._tag === "string"
+    const untagged = keys.filter((key) => key !== "_tag")
+    const props = tagged
+      ? (input: unknown) => {
+        const record = input as Record<string, unknown>
+        const out: Record<string, unknown> = {}
+        for (let i = 0; i < untagged.length; i++) out[untagged[i]!] = record[untagged[i]!]
+        return out
+      }
+      : (input: unknown) => input
     return {
       // The check refused any property that is not a field, so the input can go in as it is (the
       // constructor copies it).
-      decode: (input) => valid(input) ? Either.right(new Class(input, true) as A) : fullDecode(input),
+      decode: (input) => valid(input) ? Either.right(new Class(props(input), true) as A) : fullDecode(input),
       encode: (value) => value instanceof Class && valid(value) ? Either.right(pick(value as Record<string, unknown>)) : fullEncode(value)
     }
   }
