@@ -165,6 +165,13 @@ export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<Com
             : Effect.fail(unavailable(e))
         ),
         Effect.catchAllDefect((defect) => Effect.fail(unavailable(defect))),
+        // A volatile reply can carry the other side's interruption: the entity was torn down while
+        // it ran (its shard moved, its runner's locks lapsed) or the runner connection closed. The
+        // caller was not interrupted (its own interruption skips this handler); the command may
+        // or may not have run.
+        Effect.catchAllCause((cause) =>
+          Cause.isInterruptedOnly(cause) ? Effect.fail(unavailable("interrupted on the runner")) : Effect.failCause(cause)
+        ),
         Effect.timeoutFail({
           duration: millis,
           onTimeout: () => new CommandTimeout({ aggregate: aggregate.name, aggregateId, commandId, timeoutMillis: millis })
