@@ -74,6 +74,9 @@ export interface MakeOptions {
   readonly upcasters?: ReadonlyArray<Upcaster> | undefined
 }
 
+const decodeFailure = (event: StoredEvent, detail: string): Either.Either<never, EventDecodeError> =>
+  Either.left(new EventDecodeError({ eventId: event.eventId, eventType: event.type, schemaVersion: event.schemaVersion, detail }))
+
 /**
  * Builds a registry from event schemas and upcasters. Throws at startup (not at run time) when two
  * schemas share a type name or an upcaster chain has a gap.
@@ -127,35 +130,29 @@ export const make = <const S extends ReadonlyArray<EventSchema>>(
   }
 
   const decodeEither = (event: StoredEvent): Either.Either<A, EventDecodeError> => {
-    const fail = (detail: string) =>
-      Either.left(new EventDecodeError({ eventId: event.eventId, eventType: event.type, schemaVersion: event.schemaVersion, detail }))
+    // Per event on every read path: no closures made unless it fails (tsx also names each one).
     const entry = entries.get(event.type)
-    if (!entry) return fail("the event type is not registered")
+    if (!entry) return decodeFailure(event, "the event type is not registered")
     const current = entry.upcasters.length + 1
-    if (event.schemaVersion > current) return fail(`schema version ${event.schemaVersion} is newer than this code's ${current}`)
+    if (event.schemaVersion > current) return decodeFailure(event, `schema version ${event.schemaVersion} is newer than this code's ${current}`)
     let data = event.data
     for (let v = event.schemaVersion; v < current; v++) {
       const upcaster = entry.upcasters[v - 1]!
       try {
         if (upcaster.from) {
           const old = Schema.decodeUnknownEither(upcaster.from)(data)
-          if (Either.isLeft(old)) return fail(`as version ${v}: ${ParseResult.TreeFormatter.formatErrorSync(old.left)}`)
+          if (Either.isLeft(old)) return decodeFailure(event, `as version ${v}: ${ParseResult.TreeFormatter.formatErrorSync(old.left)}`)
           data = upcaster.upcast(old.right)
         } else {
           data = upcaster.upcast(data)
         }
       } catch (e) {
-        return fail(`upcasting from version ${v} threw: ${e instanceof Error ? e.message : String(e)}`)
+        return decodeFailure(event, `upcasting from version ${v} threw: ${e instanceof Error ? e.message : String(e)}`)
       }
     }
     const input = data !== null && typeof data === "object" && !Array.isArray(data) ? { ...data, _tag: event.type } : data
-    return Either.mapLeft(entry.decode(input), (e) =>
-      new EventDecodeError({
-        eventId: event.eventId,
-        eventType: event.type,
-        schemaVersion: event.schemaVersion,
-        detail: ParseResult.TreeFormatter.formatErrorSync(e)
-      }))
+    const decoded = entry.decode(input)
+    return Either.isRight(decoded) ? decoded as Either.Either<A, never> : decodeFailure(event, ParseResult.TreeFormatter.formatErrorSync(decoded.left))
   }
 
   return {
