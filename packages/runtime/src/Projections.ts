@@ -5,7 +5,6 @@
  *
  * @since 0.1.0
  */
-import { Singleton } from "@effect/cluster"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Checkpoint from "@recount/core/Checkpoint"
@@ -18,6 +17,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as os from "node:os"
 import * as Projector from "./internal/projector.js"
+import * as SupervisedSingleton from "./internal/supervisedSingleton.js"
 import * as Rows from "./internal/projectionRows.js"
 import type * as Projection from "./Projection.js"
 import { DeadLetterNotFound, ProjectionsUnavailable, RebuildNotSupported, UnknownProjection } from "./RuntimeError.js"
@@ -303,7 +303,7 @@ const runnerOptions = (options: Options | undefined, progress: Kit.Wakeup) =>
 
 /**
  * Runs each projection as a cluster `Singleton` (one instance in the whole cluster, fenced by its
- * lease besides) and provides the operations.
+ * lease besides; started again if it ends by itself) and provides the operations.
  *
  * @since 0.1.0
  */
@@ -313,7 +313,7 @@ export const layer = (projections: ReadonlyArray<Projection.Any>, options?: Opti
     const runner = yield* runnerOptions(options, made.progress)
     return Layer.mergeAll(
       Layer.succeed(Projections, made.service),
-      ...projections.map((projection) => Singleton.make(`recount/projection/${projection.name}`, Projector.run(projection, runner)))
+      ...projections.map((projection) => SupervisedSingleton.make(`recount/projection/${projection.name}`, Projector.run(projection, runner)))
     )
   }))
 

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { ClusterWorkflowEngine, RunnerAddress, SingleRunner, Singleton } from "@effect/cluster"
+import { ClusterWorkflowEngine, RunnerAddress, SingleRunner } from "@effect/cluster"
 import { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
 import { NodeClusterSocket } from "@effect/platform-node"
 import type * as Aggregate from "@recount/core/Aggregate"
@@ -20,6 +20,7 @@ import type * as EventWorkflow from "./EventWorkflow.js"
 import type * as ProcessManager from "./ProcessManager.js"
 import type * as Projection from "./Projection.js"
 import * as Projections from "./Projections.js"
+import * as SupervisedSingleton from "./internal/supervisedSingleton.js"
 import * as ResidentAggregates from "./ResidentAggregates.js"
 import * as Workflows from "./Workflows.js"
 
@@ -108,7 +109,7 @@ export const layerAggregates = (app: App) => {
     Layer.provideMerge(engine)
   )
   // Each process manager's outbox is sent by one node of the cluster.
-  const dispatchers = (app.processManagers ?? []).map((pm) => Singleton.make(`recount/process/${pm.name}`, pm.dispatcher))
+  const dispatchers = (app.processManagers ?? []).map((pm) => SupervisedSingleton.make(`recount/process/${pm.name}`, pm.dispatcher))
   return Layer.mergeAll(Layer.empty, ...(app.workflows ?? []).map((w) => w.layer), ...dispatchers).pipe(Layer.provideMerge(core))
 }
 
