@@ -21,6 +21,7 @@ import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import { CommandBus } from "./CommandBus.js"
+import { whileShardHeld } from "./internal/activityHandoff.js"
 import * as RecountMetrics from "./RecountMetrics.js"
 import * as Executions from "./internal/executions.js"
 import * as Projection from "./Projection.js"
@@ -128,7 +129,7 @@ export const dispatch = <A extends Aggregate.Any>(
   command: Aggregate.CommandOf<A>,
   options: { readonly step: string; readonly tenant?: string | undefined }
 ) =>
-  Effect.gen(function*() {
+  whileShardHeld(Effect.gen(function*() {
     const instance = yield* WorkflowInstance
     const bus = yield* CommandBus
     const tracing = yield* Tracing.Tracing
@@ -139,7 +140,11 @@ export const dispatch = <A extends Aggregate.Any>(
       name: options.step,
       success: CommandResult,
       error: aggregate.errors as Schema.Schema<Aggregate.ErrorOf<A>, unknown>,
-      execute: bus.dispatch(aggregate, aggregateId, command, { commandId, tenant: options.tenant }).pipe(
+      // The engine runs an activity uninterruptibly. A dispatch that waits on a shard (every
+      // runner lost its shard locks to a database restart) would then never end, nor let its
+      // timeout fire, and the runner's forced shard release waits on it: no runner took its shards
+      // back, ever. Interrupted, the command is re-sent later with the same id (idempotent).
+      execute: Effect.interruptible(bus.dispatch(aggregate, aggregateId, command, { commandId, tenant: options.tenant })).pipe(
         Effect.retry({
           while: (e) => typeof e === "object" && e !== null && "_tag" in e && transient.has(String(e._tag)),
           schedule: Schedule.exponential("200 millis").pipe(Schedule.intersect(Schedule.recurs(8)))
@@ -165,7 +170,7 @@ export const dispatch = <A extends Aggregate.Any>(
             : effect
       ) as Effect.Effect<CommandResult, Aggregate.ErrorOf<A>>
     })
-  })
+  }))
 
 /**
  * One execution of a workflow, as `executions` lists it.
@@ -211,4 +216,4 @@ export const cancel = <W extends Workflow.Workflow<string, any, any, any>>(workf
  * @since 0.1.0
  */
 export const step = <A, I, R>(name: string, success: Schema.Schema<A, I>, execute: Effect.Effect<A, never, R>) =>
-  Activity.make({ name, success, execute })
+  whileShardHeld(Activity.make({ name, success, execute }))

@@ -1,0 +1,45 @@
+/**
+ * An activity that gives up once its workflow's shard has left this runner.
+ *
+ * @effect/workflow 0.19 closes a workflow's scope, compensations included, when its run is
+ * interrupted, also when the run is only handed over: its shard moves, or the runner lost its
+ * shard locks (a PostgreSQL restart, a terminated connection). That close runs uninterruptibly,
+ * with the interruption forgotten (a compensation runs on the runtime captured when it was
+ * registered), and its activity is sent to the very entity being closed, which never answers.
+ * The entity then never closes, the runner's forced shard release waits on it for ever, and the
+ * runner takes no shard back: every entity call and every projection singleton of the node stops.
+ *
+ * Watched here, such an activity ends as interrupted as soon as the shard is no longer held. The
+ * workflow resumes on the next owner, replays its journal and registers its compensations again;
+ * a compensation of a workflow that fails or is cancelled, on a shard still held, runs as before.
+ */
+import { ClusterSchema, EntityId, Sharding } from "@effect/cluster"
+import { WorkflowInstance } from "@effect/workflow/WorkflowEngine"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+
+/** How often a waiting activity looks whether its shard is still held. */
+const checkEvery = "250 millis"
+
+/** Outside a cluster (the in-memory engine) there is no shard to lose: the activity runs as it is. */
+export const whileShardHeld = <A, E, R>(activity: Effect.Effect<A, E, R>): Effect.Effect<A, E, R | WorkflowInstance> =>
+  Effect.flatMap(
+    Effect.all([Effect.serviceOption(Sharding.Sharding), WorkflowInstance]),
+    ([sharding, instance]) => {
+      if (Option.isNone(sharding)) return Effect.interruptible(activity)
+      // The workflow's entity address, as ClusterWorkflowEngine computes it.
+      const entityId = EntityId.make(instance.executionId)
+      const group = Context.get(instance.workflow.annotations, ClusterSchema.ShardGroup)(entityId)
+      const shardId = sharding.value.getShardId(entityId, group)
+      const lost = Effect.repeat(Effect.sync(() => sharding.value.hasShardId(shardId)), {
+        schedule: Schedule.spaced(checkEvery),
+        while: (held) => held
+      })
+      // An interruption as a failure's cause: the caller may be uninterruptible (a scope closing).
+      const handedOver = Effect.zipRight(lost, Effect.fiberIdWith((id) => Effect.failCause(Cause.interrupt(id))))
+      return Effect.raceFirst(Effect.interruptible(activity), handedOver)
+    }
+  )
