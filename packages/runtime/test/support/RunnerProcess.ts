@@ -6,8 +6,11 @@ import { fileURLToPath } from "node:url"
 
 const here = Path.dirname(fileURLToPath(import.meta.url))
 
-/** Bundles the runner once per test file (see `TestProcess.bundle`). */
-export const bundle = TestProcess.bundle(Path.join(here, "runner.ts"), Path.join(here, "..", "..", "build", "test-bundles"))
+/** Bundles a runner entry point of this folder once per test file (see `TestProcess.bundle`). */
+export const bundleOf = (entry: string) => TestProcess.bundle(Path.join(here, entry), Path.join(here, "..", "..", "build", "test-bundles"))
+
+/** The runner of most multi-process tests (`runner.ts`). */
+export const bundle = bundleOf("runner.ts")
 
 export const freePort = TestProcess.freePort
 
@@ -16,12 +19,17 @@ export interface Runner {
   readonly port: number
   readonly process: ChildProcess
   readonly kill: (signal: NodeJS.Signals) => Effect.Effect<void>
+  /** Everything it printed so far (stdout and stderr). */
+  readonly output: () => string
 }
 
-/** Starts a runner child process and waits for it to join; kills it when the scope closes. */
-export const start = (script: string, options: { readonly name: string; readonly databaseUrl: string }) =>
+/**
+ * Starts a runner child process and waits for it to join; kills it when the scope closes. With
+ * `port`, it listens there (a restarted runner at its predecessor's address); else on a free port.
+ */
+export const start = (script: string, options: { readonly name: string; readonly databaseUrl: string; readonly port?: number | undefined }) =>
   Effect.gen(function*() {
-    const port = yield* freePort
+    const port = options.port ?? (yield* freePort)
     const child = yield* Effect.acquireRelease(
       Effect.sync(() =>
         spawn(process.execPath, [script], {
@@ -45,6 +53,7 @@ export const start = (script: string, options: { readonly name: string; readonly
       name: options.name,
       port,
       process: child,
+      output: () => output,
       kill: (signal: NodeJS.Signals) => Effect.promise(() => {
         child.kill(signal)
         return exited
