@@ -29,7 +29,7 @@ export const whileShardHeld = <A, E, R>(activity: Effect.Effect<A, E, R>): Effec
   Effect.flatMap(
     Effect.all([Effect.serviceOption(Sharding.Sharding), WorkflowInstance]),
     ([sharding, instance]) => {
-      if (Option.isNone(sharding)) return Effect.interruptible(activity)
+      if (Option.isNone(sharding)) return activity
       // The workflow's entity address, as ClusterWorkflowEngine computes it.
       const entityId = EntityId.make(instance.executionId)
       const group = Context.get(instance.workflow.annotations, ClusterSchema.ShardGroup)(entityId)
@@ -40,6 +40,8 @@ export const whileShardHeld = <A, E, R>(activity: Effect.Effect<A, E, R>): Effec
       })
       // An interruption as a failure's cause: the caller may be uninterruptible (a scope closing).
       const handedOver = Effect.zipRight(lost, Effect.fiberIdWith((id) => Effect.failCause(Cause.interrupt(id))))
-      return Effect.raceFirst(Effect.interruptible(activity), handedOver)
+      // Both sides interruptible: a race's loser inherits the caller's uninterruptibility, and
+      // the race waits for its loser.
+      return Effect.raceFirst(Effect.interruptible(activity), Effect.interruptible(handedOver))
     }
   )
