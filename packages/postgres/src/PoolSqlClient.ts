@@ -20,6 +20,7 @@ import { SqlError } from "@effect/sql/SqlError"
 import * as Statement from "@effect/sql/Statement"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type Pg from "pg"
 
@@ -168,8 +169,8 @@ export const transaction = <A, E, R>(
   pool: Pg.Pool,
   first: string,
   body: (rows: Rows) => Effect.Effect<readonly [A, string | undefined], E, R>
-): Effect.Effect<A, E | SqlError, R> =>
-  Effect.scoped(Effect.flatMap(reserve(pool), (connection) =>
+): Effect.Effect<A, E | SqlError, R> => {
+  const run = (connection: Connection) =>
     Effect.uninterruptibleMask((restore) =>
       connection.execute(`BEGIN; ${first}`, [], undefined).pipe(
         Effect.flatMap((results) =>
@@ -180,7 +181,14 @@ export const transaction = <A, E, R>(
         // that lost its server fails that too, and its release destroys it.
         Effect.onError(() => Effect.ignore(connection.execute("ROLLBACK", [], undefined)))
       )
-    )))
+    )
+  // The client's scope is not `body`'s: resources that `body` scopes must not end with the batch.
+  return Effect.acquireUseRelease(
+    Scope.make(),
+    (scope) => Effect.flatMap(Scope.extend(reserve(pool), scope), run),
+    (scope, exit) => Scope.close(scope, exit)
+  )
+}
 
 /** A string as an SQL literal (standard_conforming_strings, PostgreSQL's default since 9.1). */
 export const literal = (value: string): string => `'${value.replaceAll("'", "''")}'`
