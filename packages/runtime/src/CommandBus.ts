@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import type { Sharding } from "@effect/cluster"
+import * as RpcServer from "@effect/rpc/RpcServer"
 import * as Aggregate from "@recount/core/Aggregate"
 import { checkName, maxIdLength, maxTenantLength } from "@recount/core/EventStoreKit"
 import * as Tracing from "@recount/core/Tracing"
@@ -12,6 +13,8 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as FiberId from "effect/FiberId"
+import * as HashSet from "effect/HashSet"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
@@ -165,12 +168,15 @@ export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<Com
             : Effect.fail(unavailable(e))
         ),
         Effect.catchAllDefect((defect) => Effect.fail(unavailable(defect))),
-        // A volatile reply can carry the other side's interruption: the entity was torn down while
-        // it ran (its shard moved, its runner's locks lapsed) or the runner connection closed. The
-        // caller was not interrupted (its own interruption skips this handler); the command may
-        // or may not have run.
+        // A volatile reply can carry the runner's interruption of the handler: its entity server
+        // closed while the command ran (its shard moved, its runner's shard locks lapsed). The
+        // caller was not interrupted; the command may or may not have run. Only that interruption
+        // (@effect/rpc's transient one): others, such as a workflow suspending its activity, keep
+        // their meaning.
         Effect.catchAllCause((cause) =>
-          Cause.isInterruptedOnly(cause) ? Effect.fail(unavailable("interrupted on the runner")) : Effect.failCause(cause)
+          Cause.isInterruptedOnly(cause) && [...Cause.interruptors(cause)].every((id) => HashSet.has(FiberId.ids(id), RpcServer.fiberIdTransientInterrupt.id))
+            ? Effect.fail(unavailable("interrupted on the runner"))
+            : Effect.failCause(cause)
         ),
         Effect.timeoutFail({
           duration: millis,
