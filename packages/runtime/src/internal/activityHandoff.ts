@@ -9,14 +9,19 @@
  * The entity then never closes, the runner's forced shard release waits on it for ever, and the
  * runner takes no shard back: every entity call and every projection singleton of the node stops.
  *
- * Watched here, such an activity ends as interrupted as soon as the shard is no longer held. The
- * workflow resumes on the next owner, replays its journal and registers its compensations again;
- * a compensation of a workflow that fails or is cancelled, on a shard still held, runs as before.
+ * Watched here, such an activity ends as interrupted once the shard has been gone for longer than
+ * the cluster gives an entity to finish (`entityTerminationTimeout`, 15 s by default). By then the
+ * library has closed the entity on its own, so an activity of a run that is still live is never cut
+ * short here: that run's interruption would be stored as its final reply, and the saga would never
+ * resume. The workflow resumes on the next owner, replays its journal and registers its
+ * compensations again; a compensation of a workflow that fails or is cancelled, on a shard still
+ * held, runs as before.
  */
-import { ClusterSchema, EntityId, Sharding } from "@effect/cluster"
+import { ClusterSchema, EntityId, Sharding, ShardingConfig } from "@effect/cluster"
 import { WorkflowInstance } from "@effect/workflow/WorkflowEngine"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
@@ -24,20 +29,30 @@ import * as Schedule from "effect/Schedule"
 /** How often a waiting activity looks whether its shard is still held. */
 const checkEvery = "250 millis"
 
-/** Outside a cluster (the in-memory engine) there is no shard to lose: the activity runs as it is. */
+/** Past the entity's own termination timeout, so that the library has begun closing it. */
+const margin = Duration.seconds(2)
+
+/** Without `Sharding` (the in-memory engine) there is no shard to lose: the activity runs as it is. */
 export const whileShardHeld = <A, E, R>(activity: Effect.Effect<A, E, R>): Effect.Effect<A, E, R | WorkflowInstance> =>
   Effect.flatMap(
-    Effect.all([Effect.serviceOption(Sharding.Sharding), WorkflowInstance]),
-    ([sharding, instance]) => {
+    Effect.all([Effect.serviceOption(Sharding.Sharding), Effect.serviceOption(ShardingConfig.ShardingConfig), WorkflowInstance]),
+    ([sharding, config, instance]) => {
       if (Option.isNone(sharding)) return activity
+      const termination = Option.match(config, { onNone: () => ShardingConfig.defaults, onSome: (c) => c }).entityTerminationTimeout
+      const graceMillis = Duration.toMillis(Duration.sum(termination, margin))
       // The workflow's entity address, as ClusterWorkflowEngine computes it.
       const entityId = EntityId.make(instance.executionId)
       const group = Context.get(instance.workflow.annotations, ClusterSchema.ShardGroup)(entityId)
       const shardId = sharding.value.getShardId(entityId, group)
-      const lost = Effect.repeat(Effect.sync(() => sharding.value.hasShardId(shardId)), {
-        schedule: Schedule.spaced(checkEvery),
-        while: (held) => held
-      })
+      let lostSince: number | undefined
+      const lost = Effect.repeat(
+        Effect.sync(() => {
+          if (sharding.value.hasShardId(shardId)) lostSince = undefined
+          else lostSince ??= Date.now()
+          return lostSince !== undefined && Date.now() - lostSince >= graceMillis
+        }),
+        { schedule: Schedule.spaced(checkEvery), until: (gone) => gone }
+      )
       // An interruption as a failure's cause: the caller may be uninterruptible (a scope closing).
       const handedOver = Effect.zipRight(lost, Effect.fiberIdWith((id) => Effect.failCause(Cause.interrupt(id))))
       // Both sides interruptible: a race's loser inherits the caller's uninterruptibility, and
