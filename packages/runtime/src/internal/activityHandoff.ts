@@ -9,13 +9,15 @@
  * The entity then never closes, the runner's forced shard release waits on it for ever, and the
  * runner takes no shard back: every entity call and every projection singleton of the node stops.
  *
- * Watched here, such an activity ends as interrupted once the shard has been gone for longer than
- * the cluster gives an entity to finish (`entityTerminationTimeout`, 15 s by default). By then the
- * library has closed the entity on its own, so an activity of a run that is still live is never cut
- * short here: that run's interruption would be stored as its final reply, and the saga would never
- * resume. The workflow resumes on the next owner, replays its journal and registers its
- * compensations again; a compensation of a workflow that fails or is cancelled, on a shard still
- * held, runs as before.
+ * Watched here, a compensation (an activity run while the workflow's scope closes) ends as
+ * interrupted as soon as the shard is not held: a hand-over must not compensate, and the entity
+ * could not answer it anyway. Any other activity ends so only once the shard has been gone for
+ * longer than the cluster gives an entity to finish (`entityTerminationTimeout`, 15 s by default):
+ * by then the library has closed the entity itself, so the activity of a run that is still live
+ * (its shard released gracefully) is not cut short; that run's interruption would be stored as its
+ * final reply and the saga would never resume. The workflow resumes on the next owner, replays its
+ * journal and registers its compensations again; a compensation of a workflow that fails or is
+ * cancelled, on a shard still held, runs as before.
  */
 import { ClusterSchema, EntityId, Sharding, ShardingConfig } from "@effect/cluster"
 import { WorkflowInstance } from "@effect/workflow/WorkflowEngine"
@@ -44,12 +46,15 @@ export const whileShardHeld = <A, E, R>(activity: Effect.Effect<A, E, R>): Effec
       const entityId = EntityId.make(instance.executionId)
       const group = Context.get(instance.workflow.annotations, ClusterSchema.ShardGroup)(entityId)
       const shardId = sharding.value.getShardId(entityId, group)
+      // A scope is marked closed before its finalizers (the compensations) run.
+      const compensating = (instance.scope as unknown as { readonly state?: { readonly _tag: string } }).state?._tag === "Closed"
+      const grace = compensating ? 0 : graceMillis
       let lostSince: number | undefined
       const lost = Effect.repeat(
         Effect.sync(() => {
           if (sharding.value.hasShardId(shardId)) lostSince = undefined
           else lostSince ??= Date.now()
-          return lostSince !== undefined && Date.now() - lostSince >= graceMillis
+          return lostSince !== undefined && Date.now() - lostSince >= grace
         }),
         { schedule: Schedule.spaced(checkEvery), until: (gone) => gone }
       )
