@@ -64,23 +64,20 @@ describe("the shop under every kind of fault", () => {
     expect({ gaps: c.gaps, versionConflicts: c.versionConflicts, seed }).toEqual({ gaps: 0, versionConflicts: 0, seed })
   })
 
-  // Skipped until the lead fixes the stalls this suite found (issue 8, faults report):
-  // 1. after PostgreSQL crash-restarts (also a full server, terminated connections) every runner's
-  //    cluster side wedges: entity calls (even GetState of a never-used id) hang, the projection
-  //    singletons stop with their lease held and heartbeat stale, while direct SQL (stream reads,
-  //    projection status) answers at once and all 300 shard locks are held
-  //    (npm run faults -- --minutes 0.6 --faults pg-restart --seed 92);
-  // 2. after a runner is SIGKILLed and restarted on its address, some shards stay locked by no
-  //    runner (9 of 300 with seed 21, --faults kill,pause,projection-kill,long-tx), so the
-  //    projection singletons and the aggregates and sagas on them stop.
-  // Either way sagas do not finish and the read models never catch up to be compared.
+  // Skipped: a saga started within about a second of a PostgreSQL crash (or while the pool is
+  // exhausted) can end for good with its order left placed (1 of 302 with
+  // npm run faults -- --minutes 0.6 --faults pg-restart --seed 92; more with
+  // --faults pg-restart,pool-fill --seed 41). The runner logs "Defect in entity" with a
+  // PersistenceError then; likely @effect/workflow 0.19 turning a storage error of an activity
+  // send into a terminal defect (Effect-TS/effect #7464, #7485). The cluster-wide stalls this
+  // suite found first (every runner wedged after a crash-restart; shards locked by nobody after a
+  // kill and restart) are fixed: StallPgRestart.test.ts and runtime's RunnerRestart.test.ts.
   it.skip("started one fulfilment per OrderPlaced and finished each", () => {
     const w = summary().checks.workflows
     expect({ ...w, seed }).toEqual({ started: w.started, missing: 0, duplicated: 0, unfinished: 0, seed })
   })
 
-  // Skipped for the same stalls: the projections do not catch up, so they cannot be compared.
-  it.skip("kept every projection equal to its rebuild from the log", () => {
+  it("kept every projection equal to its rebuild from the log", () => {
     expect({ drift: summary().drift?.drift ?? summary().driftError, seed }).toEqual({ drift: 0, seed })
   })
 })
