@@ -4,35 +4,14 @@
  * projection named as lagging) instead of waiting for progress that never comes.
  */
 import { expect, layer } from "@effect/vitest"
-import * as ReadModelTable from "@recount/runtime/ReadModelTable"
-import * as RecountNode from "@recount/runtime/RecountNode"
 import { BankAccount, Open } from "@recount/testing/TestAggregates"
-import * as TestDatabase from "@recount/testing/TestDatabase"
 import { fresh } from "@recount/testing/TestIds"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import * as Redacted from "effect/Redacted"
-import * as ApiConfig from "../src/ApiConfig.js"
-import * as ApiKeys from "../src/ApiKeys.js"
 import { RecountClient } from "../src/RecountClient.js"
 import * as RecountServer from "../src/RecountServer.js"
-import { bootstrapKey, withClient } from "./support/server.js"
+import { bootstrapKey, layerNode, Owners, withClient } from "./support/server.js"
 
-const Owners = ReadModelTable.make({
-  name: "owners",
-  table: "owners",
-  columns: { account: "text", owner: "text" },
-  key: "account",
-  events: BankAccount.events,
-  on: { Opened: (e, env) => ({ key: env.streamName, set: { owner: e.owner } }) }
-})
-
-const node = RecountServer.layer.pipe(
-  Layer.provide(ApiConfig.layer({ port: 0 })),
-  Layer.provideMerge(ApiKeys.layer({ bootstrapKey: Redacted.make(bootstrapKey) })),
-  Layer.provideMerge(RecountNode.layerSingle({ aggregates: [BankAccount], projections: [Owners] })),
-  Layer.provideMerge(TestDatabase.layerStores())
-)
+const node = layerNode({ aggregates: [BankAccount], projections: [Owners] })
 
 /** Far longer than the consistency timeout: reaching it means the wait never ended. */
 const hung = "20 seconds"

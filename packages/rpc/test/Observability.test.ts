@@ -5,26 +5,20 @@ import type { RecordedEvent } from "@recount/core/EventEnvelope"
 import { EventStore } from "@recount/core/EventStore"
 import * as ExpectedVersion from "@recount/core/ExpectedVersion"
 import * as Tracing from "@recount/core/Tracing"
-import * as ReadModelTable from "@recount/runtime/ReadModelTable"
-import * as RecountNode from "@recount/runtime/RecountNode"
 import * as Telemetry from "@recount/runtime/Telemetry"
 import { eventually } from "@recount/testing/Eventually"
 import { BankAccount, Deposit, Open, Withdraw } from "@recount/testing/TestAggregates"
-import * as TestDatabase from "@recount/testing/TestDatabase"
 import { fresh } from "@recount/testing/TestIds"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { vi } from "vitest"
-import * as ApiConfig from "../src/ApiConfig.js"
-import * as ApiKeys from "../src/ApiKeys.js"
 import * as Client from "../src/RecountClient.js"
 import { RecountClient } from "../src/RecountClient.js"
 import * as RecountServer from "../src/RecountServer.js"
-import { bootstrapKey, withClient } from "./support/server.js"
+import { bootstrapKey, layerNode, Owners, withClient } from "./support/server.js"
 
 class Note extends Schema.TaggedClass<Note>()("Note", { text: Schema.String }) {}
 class Noted extends Schema.TaggedClass<Noted>()("Noted", { text: Schema.String }) {}
@@ -40,21 +34,7 @@ const Notebook = Aggregate.make({
   evolve: (state: number) => state + 1
 })
 
-const Owners = ReadModelTable.make({
-  name: "owners",
-  table: "owners",
-  columns: { account: "text", owner: "text" },
-  key: "account",
-  events: BankAccount.events,
-  on: { Opened: (e, env) => ({ key: env.streamName, set: { owner: e.owner } }) }
-})
-
-const node = RecountServer.layer.pipe(
-  Layer.provide(ApiConfig.layer({ port: 0 })),
-  Layer.provideMerge(ApiKeys.layer({ bootstrapKey: Redacted.make(bootstrapKey) })),
-  Layer.provideMerge(RecountNode.layerSingle({ aggregates: [BankAccount, Notebook], projections: [Owners] })),
-  Layer.provideMerge(TestDatabase.layerStores())
-)
+const node = layerNode({ aggregates: [BankAccount, Notebook], projections: [Owners] })
 
 const eventsOf = (stream: string) =>
   Effect.flatMap(EventStore, (store) => store.readStream(stream).pipe(Stream.runCollect, Effect.map(Chunk.toReadonlyArray)))

@@ -1,6 +1,7 @@
 import * as Aggregate from "@recount/core/Aggregate"
 import * as TestDatabase from "@recount/testing/TestDatabase"
 import { BankAccount, Order } from "@recount/testing/TestAggregates"
+import * as ReadModelTable from "@recount/runtime/ReadModelTable"
 import * as RecountNode from "@recount/runtime/RecountNode"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -29,20 +30,34 @@ export const Slow = Aggregate.make({
   evolve: (state: number) => state + 1
 })
 
+/** Account owners by stream: a read model for tests that need a projection on the node. */
+export const Owners = ReadModelTable.make({
+  name: "owners",
+  table: "owners",
+  columns: { account: "text", owner: "text" },
+  key: "account",
+  events: BankAccount.events,
+  on: { Opened: (e, env) => ({ key: env.streamName, set: { owner: e.owner } }) }
+})
+
 /** A node with the API on a free loopback port, on a fresh database. */
 export const layerNode = (options?: {
+  readonly aggregates?: ReadonlyArray<Aggregate.Any>
+  readonly projections?: RecountNode.App["projections"]
   readonly maxBodyBytes?: number
   readonly maxMessageBytes?: number
   readonly maxSubscriptionsPerConnection?: number
   readonly requestTimeout?: Duration.DurationInput
   readonly maxPageSize?: number
-}) =>
-  RecountServer.layer.pipe(
-    Layer.provide(ApiConfig.layer({ port: 0, ...options })),
+}) => {
+  const { aggregates, projections, ...limits } = options ?? {}
+  return RecountServer.layer.pipe(
+    Layer.provide(ApiConfig.layer({ port: 0, ...limits })),
     Layer.provideMerge(ApiKeys.layer({ bootstrapKey: Redacted.make(bootstrapKey) })),
-    Layer.provideMerge(RecountNode.layerSingle({ aggregates: [BankAccount, Order, Slow] })),
+    Layer.provideMerge(RecountNode.layerSingle({ aggregates: aggregates ?? [BankAccount, Order, Slow], projections })),
     Layer.provideMerge(TestDatabase.layerStores())
   )
+}
 
 /** Runs `effect` with a client of the test node. */
 export const withClient = <A, E, R>(
