@@ -1,32 +1,12 @@
 // A runner process for the multi-process tests: `DATABASE_URL`, `RUNNER_PORT`, `RUNNER_NAME`.
 // Prints "ready" once it has joined the cluster.
-import * as PgPool from "@recount/postgres/PgPool"
-import * as PgStores from "@recount/postgres/PgStores"
 import { BankAccount, Order } from "@recount/testing/TestAggregates"
-import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import * as Redacted from "effect/Redacted"
-import * as RecountNode from "../../src/RecountNode.js"
 import * as Workflows from "../../src/Workflows.js"
+import { launchRunner } from "./launchRunner.js"
 import * as SlowJob from "./slowJob.js"
 
-const Live = RecountNode.layerRunner({
+launchRunner({
   aggregates: [BankAccount, Order],
   workflows: [Workflows.register(SlowJob.SlowJob, SlowJob.layer)],
-  triggers: [SlowJob.trigger],
-  host: "127.0.0.1",
-  port: Number(process.env.RUNNER_PORT)
-}).pipe(
-  Layer.provideMerge(PgStores.layer),
-  Layer.provideMerge(PgPool.layer({
-    url: Redacted.make(process.env.DATABASE_URL!),
-    maxConnections: 20,
-    applicationName: process.env.RUNNER_NAME ?? "runner"
-  }))
-)
-
-Effect.runFork(
-  Layer.launch(Layer.merge(Live, Layer.effectDiscard(Effect.sync(() => console.log("ready"))))).pipe(
-    Effect.tapErrorCause((cause) => Effect.sync(() => console.error("runner failed", cause)))
-  )
-)
+  triggers: [SlowJob.trigger]
+})
