@@ -69,3 +69,20 @@ export const metadata = (span: Tracer.AnySpan): Readonly<Record<string, string>>
   [metadataKeys.traceId]: span.traceId,
   [metadataKeys.spanId]: span.spanId
 })
+
+/**
+ * The attributes of a command's spans, the same on the client and on the node.
+ *
+ * @since 0.1.0
+ */
+export const commandAttributes = (command: {
+  readonly aggregate: string
+  readonly aggregateId: string
+  readonly command: unknown
+  readonly commandId: string
+}): Readonly<Record<string, unknown>> => ({
+  "recount.aggregate": command.aggregate,
+  "recount.aggregate_id": command.aggregateId,
+  "recount.command": (command.command as { readonly _tag?: unknown })._tag,
+  "recount.command_id": command.commandId
+})

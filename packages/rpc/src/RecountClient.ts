@@ -141,12 +141,7 @@ const make = Effect.gen(function*() {
       return yield* (tracing.enabled
         ? Effect.withSpan(sent, "recount.client.dispatch", {
           kind: "client",
-          attributes: {
-            "recount.aggregate": aggregate.name,
-            "recount.aggregate_id": id,
-            "recount.command": (command as { readonly _tag?: unknown })._tag,
-            "recount.command_id": commandId
-          }
+          attributes: Tracing.commandAttributes({ aggregate: aggregate.name, aggregateId: id, command, commandId })
         })
         : sent).pipe(
         Effect.catchTag("DomainError", (e) =>

@@ -235,10 +235,7 @@ export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<Com
           ? Effect.withSpan(measured, "recount.command", {
             kind: "server",
             attributes: {
-              "recount.aggregate": aggregate.name,
-              "recount.aggregate_id": aggregateId,
-              "recount.command": (command as { readonly _tag?: unknown })._tag,
-              "recount.command_id": commandId,
+              ...Tracing.commandAttributes({ aggregate: aggregate.name, aggregateId, command, commandId }),
               "recount.tenant": options?.tenant ?? "default"
             }
           })
