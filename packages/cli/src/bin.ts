@@ -4,17 +4,17 @@
  *
  * @since 0.1.0
  */
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
 import { main } from "./Cli.js"
 
-const fiber = Effect.runFork(main(process.argv.slice(2)))
-const stop = () => Effect.runFork(Fiber.interrupt(fiber))
-process.once("SIGINT", stop)
-process.once("SIGTERM", stop)
-fiber.addObserver((exit) => {
-  process.exitCode = Exit.isSuccess(exit) ? exit.value : 130
-  // Sockets and pools are closed by now; nothing left should keep the process up.
-  setImmediate(() => process.exit())
+NodeRuntime.runMain(Effect.flatMap(main(process.argv.slice(2)), (code) => Effect.sync(() => void (process.exitCode = code))), {
+  disableErrorReporting: true,
+  teardown: (exit) => {
+    // Interrupted by Ctrl-C or SIGTERM (the runtime interrupts the command first, closing its connections).
+    if (Exit.isFailure(exit)) process.exitCode = 130
+    // Sockets and pools are closed by now; nothing left should keep the process up.
+    setImmediate(() => process.exit())
+  }
 })

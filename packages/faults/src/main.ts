@@ -10,10 +10,10 @@ import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Faults from "./Faults.js"
 import * as Run from "./Run.js"
@@ -74,11 +74,11 @@ const main = cli(process.argv).pipe(
   }))
 )
 
-const fiber = Effect.runFork(main)
-const stop = () => Effect.runFork(Fiber.interrupt(fiber))
-process.once("SIGINT", stop)
-process.once("SIGTERM", stop)
-fiber.addObserver((exit) => {
-  process.exitCode = Exit.isSuccess(exit) ? exit.value : 130
-  setImmediate(() => process.exit())
+NodeRuntime.runMain(Effect.flatMap(main, (code) => Effect.sync(() => void (process.exitCode = code))), {
+  disableErrorReporting: true,
+  teardown: (exit) => {
+    // Interrupted by Ctrl-C or SIGTERM: the runtime interrupted the run first.
+    if (Exit.isFailure(exit)) process.exitCode = 130
+    setImmediate(() => process.exit())
+  }
 })
