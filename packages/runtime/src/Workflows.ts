@@ -35,6 +35,7 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type { CommandBus } from "./CommandBus.js"
 import * as Executions from "./internal/executions.js"
+import * as StorageOutage from "./internal/storageOutage.js"
 
 /**
  * A workflow and the layer that implements it, as a node registers it.
@@ -64,7 +65,9 @@ export const register = <W extends Workflow.Workflow<string, any, any, any>>(
   layer: Layer.Layer<never, never, WorkflowEngine | CommandBus>
 ): Registration => ({
   name: workflow.name,
-  layer,
+  // On an engine that waits out a storage outage: ClusterWorkflowEngine would store a failed
+  // journal write as the workflow's final result (see internal/storageOutage.ts).
+  layer: Layer.provide(layer, StorageOutage.layer),
   start: (payload) =>
     Effect.flatMap(
       Schema.decodeUnknown(workflow.payloadSchema as unknown as Schema.Schema<unknown, unknown>)(payload),

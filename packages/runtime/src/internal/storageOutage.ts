@@ -1,0 +1,64 @@
+/**
+ * A workflow engine that waits out an unavailable message storage instead of ending a workflow
+ * for good.
+ *
+ * `ClusterWorkflowEngine` (@effect/cluster 0.60) journals every activity, durable clock and
+ * signal as a persisted message, and turns a failure to store one into a defect:
+ * `activityExecute` is `Effect.orDie(client.activity(...))`, `scheduleClock` and `deferredDone`
+ * end in `Effect.orDie`, `deferredResult` after three quick retries. A workflow's run captures
+ * defects (`Workflow.CaptureDefects` is on by default), so one PostgreSQL crash (or a full pool)
+ * at the moment a saga sends its next step is stored as the run's final reply:
+ * `Complete(Die(PersistenceError))`. The saga has ended, its order left half done, and nothing
+ * runs it again. In a compensation the same defect fails the run's scope closing, and the
+ * entity restarts the run ("Defect in entity, restarting").
+ *
+ * Every one of these calls can simply be made again: an activity or clock message is keyed by
+ * its name (and attempt), so a repeated send attaches to the stored message or its reply instead
+ * of running the step twice, and a signal's result is a read. Here they are repeated while the
+ * cause is a `PersistenceError`, as the cluster itself keeps polling its storage until it
+ * answers again. Interruption still ends them (a hand-over, `whileShardHeld`).
+ */
+import { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
+import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Predicate from "effect/Predicate"
+import * as Schedule from "effect/Schedule"
+
+/** Quick at first (a pool that frees a connection), then every few seconds (a server restarting). */
+const backoff = Schedule.exponential("100 millis", 2).pipe(Schedule.union(Schedule.spaced(Duration.seconds(5))))
+
+/** A storage failure the engine turned into a defect, and nothing else (no interruption, no typed error). */
+export const isStorageDefect = (cause: Cause.Cause<unknown>): boolean =>
+  !Cause.isInterrupted(cause) &&
+  Chunk.isEmpty(Cause.failures(cause)) &&
+  Chunk.some(Cause.defects(cause), (defect) => Predicate.isTagged(defect, "PersistenceError"))
+
+/** `effect` made again for as long as it dies of an unavailable storage. */
+export const untilStored = <A, E, R>(effect: Effect.Effect<A, E, R>, what: string): Effect.Effect<A, E, R> =>
+  Effect.sandbox(effect).pipe(
+    Effect.tapError((cause) =>
+      isStorageDefect(cause) ? Effect.logWarning(`workflow storage unavailable (${what}); trying again`, Cause.squash(cause)) : Effect.void
+    ),
+    Effect.retry({ while: isStorageDefect, schedule: backoff }),
+    Effect.unsandbox
+  )
+
+/** The engine with its journal writes and reads made again while storage is unavailable. */
+export const wrap = (engine: WorkflowEngine["Type"]): WorkflowEngine["Type"] =>
+  WorkflowEngine.of({
+    ...engine,
+    activityExecute: (activity, attempt) => untilStored(engine.activityExecute(activity, attempt), `activity ${activity.name}`),
+    scheduleClock: (workflow, options) => untilStored(engine.scheduleClock(workflow, options), `clock ${options.clock.name}`),
+    deferredResult: (deferred) => untilStored(engine.deferredResult(deferred), `signal ${deferred.name}`),
+    deferredDone: (deferred, options) => untilStored(engine.deferredDone(deferred, options), `signal ${options.deferredName}`)
+  })
+
+/**
+ * Replaces the `WorkflowEngine` of whatever it provides: a workflow's layer (`toLayer`) built on
+ * it registers its workflow with the wrapped engine, so its body, activities and compensations
+ * use it.
+ */
+export const layer: Layer.Layer<WorkflowEngine, never, WorkflowEngine> = Layer.effect(WorkflowEngine, Effect.map(WorkflowEngine, wrap))
