@@ -90,7 +90,7 @@ export const make = <const S extends ReadonlyArray<EventSchema>>(
   type A = EventOf<S>
   const entries = new Map<string, {
     readonly encode: (a: unknown) => Either.Either<unknown, ParseResult.ParseError>
-    readonly decode: (i: unknown) => Either.Either<A, ParseResult.ParseError>
+    readonly decodeTagged: (data: unknown, tag: string) => Either.Either<A, ParseResult.ParseError>
     readonly upcasters: Array<Upcaster>
   }>()
   for (const schema of schemas) {
@@ -99,7 +99,7 @@ export const make = <const S extends ReadonlyArray<EventSchema>>(
     const codec = PlainCodec.make(schema)
     entries.set(type, {
       encode: codec.encode as (a: unknown) => Either.Either<unknown, ParseResult.ParseError>,
-      decode: codec.decode,
+      decodeTagged: codec.decodeTagged,
       upcasters: []
     })
   }
@@ -150,8 +150,8 @@ export const make = <const S extends ReadonlyArray<EventSchema>>(
         return decodeFailure(event, `upcasting from version ${v} threw: ${e instanceof Error ? e.message : String(e)}`)
       }
     }
-    const input = data !== null && typeof data === "object" && !Array.isArray(data) ? { ...data, _tag: event.type } : data
-    const decoded = entry.decode(input)
+    // Stored data is kept without its tag; the codec decodes it as if the tag were there.
+    const decoded = entry.decodeTagged(data, event.type)
     return Either.isRight(decoded) ? decoded as Either.Either<A, never> : decodeFailure(event, ParseResult.TreeFormatter.formatErrorSync(decoded.left))
   }
 
