@@ -9,9 +9,11 @@
  * The entity then never closes, the runner's forced shard release waits on it for ever, and the
  * runner takes no shard back: every entity call and every projection singleton of the node stops.
  *
- * Watched here, a compensation (an activity run while the workflow's scope closes) ends as
- * interrupted as soon as the shard is not held: a hand-over must not compensate, and the entity
- * could not answer it anyway. Any other activity ends so only once the shard has been gone for
+ * A compensation (an activity run while the workflow's scope closes) of a run that was only
+ * interrupted, not cancelled, ends as interrupted without running: the run has not ended, it runs
+ * again from its journal (here, or on the shard's next owner), and a hand-over must not
+ * compensate. Any other compensation ends as interrupted as soon as the shard is not held: the
+ * entity could not answer it anyway. Any other activity ends so only once the shard has been gone for
  * longer than the cluster gives an entity to finish (`entityTerminationTimeout`, 15 s by default):
  * by then the library has closed the entity itself, so the activity of a run that is still live
  * (its shard released gracefully) is not cut short; that run's interruption would be stored as its
@@ -25,6 +27,7 @@ import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 
@@ -46,8 +49,17 @@ export const whileShardHeld = <A, E, R>(activity: Effect.Effect<A, E, R>): Effec
       const entityId = EntityId.make(instance.executionId)
       const group = Context.get(instance.workflow.annotations, ClusterSchema.ShardGroup)(entityId)
       const shardId = sharding.value.getShardId(entityId, group)
-      // A scope is marked closed before its finalizers (the compensations) run.
-      const compensating = (instance.scope as unknown as { readonly state?: { readonly _tag: string } }).state?._tag === "Closed"
+      // A scope is marked closed, with the exit it closes with, before its finalizers (the
+      // compensations) run.
+      const state = (instance.scope as unknown as { readonly state?: { readonly _tag: string; readonly exit?: Exit.Exit<unknown, unknown> } }).state
+      const compensating = state?._tag === "Closed"
+      // A run that was only interrupted, and not cancelled (`interrupted` is the engine's mark of a
+      // cancel), has not ended: it was handed over (its shard moved or its locks lapsed) or its
+      // entity restarts, and it runs again from its journal. Compensating it now would undo steps
+      // the run goes on from, whether or not this runner still sees the shard as its own.
+      if (compensating && state.exit !== undefined && Exit.isFailure(state.exit) && Cause.isInterruptedOnly(state.exit.cause) && !instance.interrupted) {
+        return Effect.fiberIdWith((id) => Effect.failCause(Cause.interrupt(id)))
+      }
       const grace = compensating ? 0 : graceMillis
       let lostSince: number | undefined
       const lost = Effect.repeat(
