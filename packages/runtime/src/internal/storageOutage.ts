@@ -18,12 +18,13 @@
  * cause is a `PersistenceError`, as the cluster itself keeps polling its storage until it
  * answers again. Interruption still ends them (a hand-over, `whileShardHeld`).
  */
-import { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
+import { WorkflowEngine, WorkflowInstance } from "@effect/workflow/WorkflowEngine"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
 
@@ -40,7 +41,12 @@ export const isStorageDefect = (cause: Cause.Cause<unknown>): boolean =>
 export const untilStored = <A, E, R>(effect: Effect.Effect<A, E, R>, what: string): Effect.Effect<A, E, R> =>
   Effect.sandbox(effect).pipe(
     Effect.tapError((cause) =>
-      isStorageDefect(cause) ? Effect.logWarning(`workflow storage unavailable (${what}); trying again`, Cause.squash(cause)) : Effect.void
+      isStorageDefect(cause)
+        ? Effect.flatMap(Effect.serviceOption(WorkflowInstance), (instance) =>
+          Effect.logWarning(`workflow storage unavailable (${what}); trying again`, Cause.squash(cause)).pipe(
+            Effect.annotateLogs(Option.match(instance, { onNone: () => ({}), onSome: (i) => ({ workflow: i.workflow.name, executionId: i.executionId }) }))
+          ))
+        : Effect.void
     ),
     Effect.retry({ while: isStorageDefect, schedule: backoff }),
     Effect.unsandbox
