@@ -1,4 +1,4 @@
-import { MessageStorage, RunnerHealth, Runners, RunnerStorage, Sharding, ShardingConfig } from "@effect/cluster"
+import { MessageStorage, RunnerHealth, Runners, RunnerStorage, Sharding, ShardingConfig, Snowflake } from "@effect/cluster"
 import * as ClusterWorkflowEngine from "@effect/cluster/ClusterWorkflowEngine"
 import { PersistenceError } from "@effect/cluster/ClusterError"
 import { expect, layer } from "@effect/vitest"
@@ -11,6 +11,7 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import { CommandBus } from "../src/CommandBus.js"
 import * as EventWorkflow from "../src/EventWorkflow.js"
+import * as StorageOutage from "../src/internal/storageOutage.js"
 import * as Workflows from "../src/Workflows.js"
 
 // A message storage that is down for some journal writes: each write named in `outage` fails
@@ -26,23 +27,34 @@ const keyOf = (message: { readonly envelope: { readonly address: { readonly enti
 
 const FlakyStorage = Layer.effect(
   MessageStorage.MessageStorage,
-  Effect.map(MessageStorage.MemoryDriver, ({ storage }) =>
-    MessageStorage.MessageStorage.of({
+  Effect.gen(function*() {
+    const driver = yield* MessageStorage.MemoryDriver
+    // Replies fail below the storage's own `saveReply`: an entity replies through the `respond`
+    // of the message it read, which the storage binds to its inner save.
+    const storage = yield* MessageStorage.makeEncoded({
+      ...driver.encoded,
+      saveReply: (reply) => Effect.zipRight(down("reply"), driver.encoded.saveReply(reply))
+    })
+    return MessageStorage.MessageStorage.of({
       ...storage,
-      saveRequest: (message) => {
-        const key = keyOf(message)
-        const left = outage.get(key) ?? 0
-        if (left === 0) return storage.saveRequest(message)
-        outage.set(key, left - 1)
-        return Effect.fail(new PersistenceError({ cause: new Error(`connect ECONNREFUSED (saving ${key})`) }))
-      }
-    }))
-).pipe(Layer.provideMerge(MessageStorage.MemoryDriver.Default))
+      saveRequest: (message) => Effect.zipRight(down(keyOf(message)), storage.saveRequest(message))
+    })
+  })
+).pipe(Layer.provide(Snowflake.layerGenerator), Layer.provideMerge(MessageStorage.MemoryDriver.Default))
+
+const down = (key: string) =>
+  Effect.suspend(() => {
+    const left = outage.get(key) ?? 0
+    if (left === 0) return Effect.void
+    outage.set(key, left - 1)
+    return Effect.fail(new PersistenceError({ cause: new Error(`connect ECONNREFUSED (saving ${key})`) }))
+  })
 
 // One runner in memory, polling its storage often (a clock message is found by a poll).
 const Cluster = Sharding.layer.pipe(
   Layer.provideMerge(Runners.layerNoop),
-  Layer.provideMerge(FlakyStorage),
+  // As a node stores its messages (StorageOutage.layerSqlMessageStorage, over SQL).
+  Layer.provideMerge(Layer.provide(StorageOutage.layerMessageStorage, FlakyStorage)),
   Layer.provide([RunnerStorage.layerMemory, RunnerHealth.layerNoop]),
   Layer.provide(ShardingConfig.layer({ entityMessagePollInterval: Duration.millis(200), entityReplyPollInterval: Duration.millis(100) }))
 )
@@ -99,6 +111,15 @@ layer(Live, { excludeTestServices: true, timeout: 60_000 })("a workflow while it
       const exit = yield* finish(Steps, "steps-1")
       expect(exit).toEqual(Exit.succeed(3))
       expect({ one: runs.get("one"), two: runs.get("two"), outage: outage.get("activity:two") }).toEqual({ one: 1, two: 1, outage: 0 })
+    }))
+
+  it.effect("the results of a run and its steps that cannot be saved for a few seconds are saved later, and the run ends", () =>
+    Effect.gen(function*() {
+      // More failures than the entity's own four retries of a reply (200 ms apart).
+      outage.set("reply", 6)
+      const exit = yield* finish(Steps, "steps-2")
+      expect(exit).toEqual(Exit.succeed(3))
+      expect(outage.get("reply")).toEqual(0)
     }))
 
   it.effect("a compensation whose journal write fails runs once, and the workflow fails with its own error", () =>

@@ -18,6 +18,9 @@
  * cause is a `PersistenceError`, as the cluster itself keeps polling its storage until it
  * answers again. Interruption still ends them (a hand-over, `whileShardHeld`).
  */
+import * as Message from "@effect/cluster/Message"
+import { MessageStorage } from "@effect/cluster/MessageStorage"
+import * as SqlMessageStorage from "@effect/cluster/SqlMessageStorage"
 import { WorkflowEngine, WorkflowInstance } from "@effect/workflow/WorkflowEngine"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
@@ -68,3 +71,71 @@ export const wrap = (engine: WorkflowEngine["Type"]): WorkflowEngine["Type"] =>
  * use it.
  */
 export const layer: Layer.Layer<WorkflowEngine, never, WorkflowEngine> = Layer.effect(WorkflowEngine, Effect.map(WorkflowEngine, wrap))
+
+// --- replies ---
+
+/** A reply is saved again for about a minute: past a full pool or a restarting server. */
+const replyBackoff = Schedule.exponential("100 millis", 2).pipe(
+  Schedule.union(Schedule.spaced(Duration.seconds(2))),
+  Schedule.upTo(Duration.minutes(1))
+)
+
+/** Whether an error (or one it was caused by) is PostgreSQL's unique violation. */
+const isUniqueViolation = (error: unknown): boolean => {
+  for (let e = error, depth = 0; typeof e === "object" && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if ((e as { code?: unknown }).code === "23505") return true
+  }
+  return false
+}
+
+/** A reply's save, made again while the storage is unavailable (see `wrapMessageStorage`). */
+const savedAgain = <E extends { readonly _tag: string }>(save: Effect.Effect<void, E>): Effect.Effect<void, E> =>
+  Effect.suspend(() => {
+    let failedBefore = false
+    return save.pipe(
+      // An attempt that failed may still have committed (the connection broke after the commit):
+      // the next one then hits the reply's unique key, which means the reply is saved.
+      Effect.catchIf((e) => failedBefore && isUniqueViolation(e), () => Effect.void),
+      Effect.tapError(() => Effect.sync(() => {
+        failedBefore = true
+      })),
+      Effect.retry({ while: (e) => e._tag === "PersistenceError", schedule: replyBackoff })
+    )
+  })
+
+const patientReplies = <M extends Message.Incoming<any>>(message: M): M =>
+  message._tag === "IncomingRequest"
+    ? new Message.IncomingRequest({
+      envelope: message.envelope,
+      lastSentReply: message.lastSentReply,
+      respond: (reply) => savedAgain(message.respond(reply))
+    }) as M
+    : message
+
+/**
+ * The message storage with a reply's save made again while the storage is unavailable.
+ *
+ * The cluster's entity manager saves a reply (an activity's result, a workflow run's final
+ * result, a persisted command's reply) with four retries 200 ms apart, then dies in a fiber
+ * nobody watches (`retryRespond(4, ...)` then `Effect.orDie` in @effect/cluster 0.60
+ * `internal/entityManager.ts`): the request stays active on its entity without a reply and is
+ * never run again. A saga whose step or final result was saved while the pool was full waited
+ * for ever. The entity replies through the `respond` of the message it read from storage, bound
+ * to the storage's own `saveReply`, so the messages read are given a patient `respond` here.
+ */
+export const wrapMessageStorage = (storage: MessageStorage["Type"]): MessageStorage["Type"] =>
+  MessageStorage.of({
+    ...storage,
+    saveReply: (reply) => savedAgain(storage.saveReply(reply)),
+    unprocessedMessages: (shardIds) => Effect.map(storage.unprocessedMessages(shardIds), (messages) => messages.map(patientReplies)),
+    unprocessedMessagesById: (ids) => Effect.map(storage.unprocessedMessagesById(ids), (messages) => messages.map(patientReplies))
+  })
+
+/** Replaces the `MessageStorage` it is given with `wrapMessageStorage` of it. */
+export const layerMessageStorage: Layer.Layer<MessageStorage, never, MessageStorage> = Layer.effect(
+  MessageStorage,
+  Effect.map(MessageStorage, wrapMessageStorage)
+)
+
+/** `SqlMessageStorage.layer`, wrapped: what a node's cluster should store its messages with. */
+export const layerSqlMessageStorage = layerMessageStorage.pipe(Layer.provide(SqlMessageStorage.layer))
