@@ -11,14 +11,18 @@ import type * as Aggregate from "@recount/core/Aggregate"
 import type { EventStore } from "@recount/core/EventStore"
 import type { SnapshotStore } from "@recount/core/SnapshotStore"
 import * as Tracing from "@recount/core/Tracing"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Tracer from "effect/Tracer"
 import { entityType, parseEntityId, rpcs } from "./AggregateProtocol.js"
 import * as Instance from "./internal/instance.js"
+import * as LocalInstances from "./internal/localInstances.js"
+import * as Mailbox from "./internal/mailbox.js"
 import type { ResidentAggregates } from "./ResidentAggregates.js"
 import { RuntimeConfig } from "./RuntimeConfig.js"
+import { AggregateUnavailable } from "./RuntimeError.js"
 
 const entities = new WeakMap<Aggregate.Any, unknown>()
 const tracedEntities = new WeakMap<Aggregate.Any, unknown>()
@@ -60,38 +64,63 @@ export const layer = <A extends Aggregate.Any>(
     const config = yield* RuntimeConfig
     const tracing = yield* Tracing.Tracing
     const e = entity(aggregate, { traced: tracing.enabled })
+    const idleTimeout = Duration.decode(aggregate.idleTimeout ?? config.idleTimeout)
+    const directWindow = LocalInstances.directWindow(Duration.toMillis(idleTimeout))
     return e.toLayer(
       Effect.gen(function*() {
         const address = yield* Entity.CurrentAddress
         const { aggregateId, tenant } = parseEntityId(address.entityId)
         const instance = yield* Instance.make(aggregate, tenant, aggregateId)
+        // Commands reach the instance through the cluster and, from this node's bus, directly:
+        // one mailbox keeps them one at a time.
+        const mailbox = yield* Mailbox.make(() =>
+          new AggregateUnavailable({ aggregate: aggregate.name, aggregateId, detail: "the instance stopped (passivated, or its shard moved) before the command ran" })
+        )
+        const run = (commandId: string, command: Aggregate.CommandOf<A>, origin: Instance.Origin) =>
+          tracing.logCommandIds ? Effect.annotateLogs(instance.execute(commandId, command, origin), "commandId", commandId) : instance.execute(commandId, command, origin)
+        const execute = <E = never>(commandId: string, command: Aggregate.CommandOf<A>, origin: Instance.Origin, deadline?: Mailbox.Deadline<E>) =>
+          mailbox.submit(run(commandId, command, origin), deadline)
+        const view = <E = never>(deadline?: Mailbox.Deadline<E>) => mailbox.submit(instance.view, deadline)
+        const local: LocalInstances.LocalInstance = {
+          shardId: address.shardId,
+          execute: execute as LocalInstances.LocalInstance["execute"],
+          view,
+          directUntil: 0
+        }
+        const registry = yield* Effect.serviceOption(LocalInstances.LocalInstances)
+        if (registry._tag === "Some") {
+          const key = LocalInstances.key(address.entityType, address.entityId)
+          registry.value.set(key, local)
+          yield* Effect.addFinalizer(() => Effect.sync(() => registry.value.get(key) === local && registry.value.delete(key)))
+        }
+        const delivered = <X, E>(effect: Effect.Effect<X, E>) =>
+          Effect.zipLeft(effect, Effect.sync(() => {
+            local.directUntil = Date.now() + directWindow
+          }))
         type Request = {
           readonly payload: { readonly commandId: string; readonly command: Aggregate.CommandOf<A> }
           readonly headers: Headers.Headers
         }
         // Traced, the handler runs in the entity's span, a child of the command's; untraced, the
         // caller's trace (if any) came as a header and is only recorded with the events.
-        const execute = tracing.enabled
+        const fromCluster = tracing.enabled
           ? (request: Request) =>
             Effect.flatMap(Effect.serviceOption(Tracer.ParentSpan), (span) =>
-              instance.execute(request.payload.commandId, request.payload.command, {
+              execute(request.payload.commandId, request.payload.command, {
                 span: Option.getOrUndefined(span),
                 correlationId: request.headers[headers.correlationId]
               }))
           : (request: Request) =>
-            instance.execute(request.payload.commandId, request.payload.command, {
+            execute(request.payload.commandId, request.payload.command, {
               span: request.headers[headers.traceparent] === undefined ? undefined : Option.getOrUndefined(HttpTraceContext.w3c(request.headers)),
               correlationId: request.headers[headers.correlationId]
             })
-        const annotated = tracing.logCommandIds
-          ? (request: Request) => Effect.annotateLogs(execute(request), "commandId", request.payload.commandId)
-          : execute
         return {
-          Execute: annotated,
-          ExecutePersisted: annotated,
-          GetState: () => instance.view
+          Execute: (request: Request) => delivered(fromCluster(request)),
+          ExecutePersisted: (request: Request) => delivered(fromCluster(request)),
+          GetState: () => delivered(view())
         }
       }) as Effect.Effect<any, never, EventStore | SnapshotStore | ResidentAggregates | Entity.CurrentAddress>,
-      { maxIdleTime: aggregate.idleTimeout ?? config.idleTimeout }
+      { maxIdleTime: idleTimeout }
     ) as Layer.Layer<never, never, Sharding.Sharding | EventStore | SnapshotStore | ResidentAggregates>
   }))

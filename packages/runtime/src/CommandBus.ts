@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import type { Sharding } from "@effect/cluster"
+import { Sharding } from "@effect/cluster"
 import * as RpcServer from "@effect/rpc/RpcServer"
 import * as Aggregate from "@recount/core/Aggregate"
 import { checkName, maxIdLength, maxTenantLength } from "@recount/core/EventStoreKit"
@@ -21,12 +21,15 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Tracer from "effect/Tracer"
 import * as AggregateEntity from "./AggregateEntity.js"
-import { type CommandResult, entityId, type StateView } from "./AggregateProtocol.js"
+import { type CommandResult, entityId, entityType, type StateView } from "./AggregateProtocol.js"
 import { type CaughtUp, Projections, type ProjectionsError } from "./Projections.js"
 import * as RecountMetrics from "./RecountMetrics.js"
 import { RuntimeConfig } from "./RuntimeConfig.js"
 import { AggregateUnavailable, type CommandConflict, CommandTimeout, InvalidCommand, UnknownProjection } from "./RuntimeError.js"
+import * as LocalInstances from "./internal/localInstances.js"
+import type * as Mailbox from "./internal/mailbox.js"
 import { maxCommandDepth, tooDeep } from "./internal/nesting.js"
+import { withTimeout } from "./internal/timeout.js"
 
 /** @since 0.1.0 */
 export interface DispatchOptions {
@@ -136,6 +139,13 @@ export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<Com
     const config = yield* RuntimeConfig
     const tracing = yield* Tracing.Tracing
     const projections = yield* Effect.serviceOption(Projections)
+    const sharding = yield* Sharding.Sharding
+    const local = Option.getOrUndefined(yield* Effect.serviceOption(LocalInstances.LocalInstances))
+    // The instance awake on this node, if its commands may skip the cluster's message path now.
+    const direct = (aggregate: Aggregate.Any, id: string): LocalInstances.LocalInstance | undefined => {
+      const instance = local?.get(LocalInstances.key(entityType(aggregate), id))
+      return instance !== undefined && sharding.hasShardId(instance.shardId) && Date.now() < instance.directUntil ? instance : undefined
+    }
     const byName = new Map<string, Aggregate.Any>()
     const clients = new Map<Aggregate.Any, (id: string) => any>()
     const isDomainError = new Map<Aggregate.Any, (u: unknown) => boolean>()
@@ -151,14 +161,26 @@ export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<Com
       const client = clients.get(aggregate)
       return client ? Either.right(client) : Either.left(new InvalidCommand({ aggregate: aggregate.name, detail: "this aggregate is not registered with the command bus" }))
     }
-    const ours = new Set(["CommandConflict", "AggregateUnavailable", "InvalidCommand"])
+    const ours = new Set(["CommandConflict", "AggregateUnavailable", "InvalidCommand", "CommandTimeout"])
     const describe = (e: unknown) =>
       typeof e === "object" && e !== null && "_tag" in e ? `${(e as { _tag: string })._tag}: ${String((e as { message?: unknown }).message ?? "")}` : String(e)
     // Anything but the aggregate's domain errors and our own typed errors is the cluster failing
     // to deliver (a full mailbox, a socket to a runner that just died): the command may or may
     // not have run, and a retry with the same command id is safe.
-    const call = <A>(aggregate: Aggregate.Any, aggregateId: string, commandId: string, timeout: Duration.DurationInput | undefined, effect: Effect.Effect<A, unknown>) => {
+    // `send` gets the deadline when it can keep it itself (a direct hand-over), which is far
+    // cheaper than timing it out from outside.
+    const call = <A>(
+      aggregate: Aggregate.Any,
+      aggregateId: string,
+      commandId: string,
+      timeout: Duration.DurationInput | undefined,
+      send: (deadline: Mailbox.Deadline<CommandTimeout>) => Effect.Effect<A, unknown> | undefined,
+      viaCluster: () => Effect.Effect<A, unknown>
+    ) => {
       const millis = Duration.toMillis(Duration.decode(timeout ?? config.commandTimeout))
+      const onTimeout = () => new CommandTimeout({ aggregate: aggregate.name, aggregateId, commandId, timeoutMillis: millis })
+      const direct = send({ millis, onTimeout })
+      const effect = direct ?? withTimeout(viaCluster(), millis, onTimeout)
       const domainError = isDomainError.get(aggregate)!
       const unavailable = (e: unknown) => new AggregateUnavailable({ aggregate: aggregate.name, aggregateId, detail: describe(e) })
       return effect.pipe(
@@ -177,11 +199,7 @@ export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<Com
           Cause.isInterruptedOnly(cause) && [...Cause.interruptors(cause)].every((id) => HashSet.has(FiberId.ids(id), RpcServer.fiberIdTransientInterrupt.id))
             ? Effect.fail(unavailable("interrupted on the runner"))
             : Effect.failCause(cause)
-        ),
-        Effect.timeoutFail({
-          duration: millis,
-          onTimeout: () => new CommandTimeout({ aggregate: aggregate.name, aggregateId, commandId, timeoutMillis: millis })
-        })
+        )
       )
     }
 
@@ -258,11 +276,29 @@ export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<Com
           const unknown = typeof consistency === "object" ? consistency.projections?.find((name) => !known.has(name)) : undefined
           if (unknown !== undefined) return yield* new UnknownProjection({ projection: unknown, known: [...known.keys()] })
         }
-        const execute = options?.delivery === "persisted" ? client(id).ExecutePersisted : client(id).Execute
-        const sent = Effect.withFiberRuntime<CommandResult, unknown>((fiber) =>
-          execute({ commandId, command }, originHeaders(fiber.currentContext, options?.correlationId)) as Effect.Effect<CommandResult, unknown>
-        )
-        const result: CommandResult = yield* (call(aggregate, aggregateId, commandId, options?.timeout, sent) as Effect.Effect<CommandResult, any>)
+        const persisted = options?.delivery === "persisted"
+        const result: CommandResult = yield* (call(
+          aggregate,
+          aggregateId,
+          commandId,
+          options?.timeout,
+          (deadline) => {
+            const instance = persisted ? undefined : direct(aggregate, id)
+            return instance && Effect.withFiberRuntime<CommandResult, unknown>((fiber) =>
+              instance.execute(commandId, command, {
+                span: Option.getOrUndefined(Context.getOption(fiber.currentContext, Tracer.ParentSpan)),
+                correlationId: options?.correlationId
+              }, deadline)
+            )
+          },
+          () =>
+            Effect.withFiberRuntime<CommandResult, unknown>((fiber) =>
+              (persisted ? client(id).ExecutePersisted : client(id).Execute)(
+                { commandId, command },
+                originHeaders(fiber.currentContext, options?.correlationId)
+              ) as Effect.Effect<CommandResult, unknown>
+            )
+        ) as Effect.Effect<CommandResult, any>)
         if (consistency === "eventual" || Option.isNone(projections)) return result
         const wait = typeof consistency === "object" ? consistency : {}
         const first = result.events[0]
@@ -300,7 +336,14 @@ export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<Com
         Effect.gen(function*() {
           const client = yield* clientFor(aggregate)
           const id = yield* checkTarget(aggregate.name, aggregateId, options?.tenant ?? "default")
-          return yield* (call(aggregate, aggregateId, "GetState", options?.timeout, client(id).GetState() as Effect.Effect<StateView, unknown>) as Effect.Effect<StateView, AggregateUnavailable | CommandTimeout>)
+          return yield* (call(
+            aggregate,
+            aggregateId,
+            "GetState",
+            options?.timeout,
+            (deadline) => direct(aggregate, id)?.view(deadline),
+            () => client(id).GetState() as Effect.Effect<StateView, unknown>
+          ) as Effect.Effect<StateView, AggregateUnavailable | CommandTimeout>)
         })
     })
   }))

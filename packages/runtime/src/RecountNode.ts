@@ -22,6 +22,7 @@ import type * as Projection from "./Projection.js"
 import * as Projections from "./Projections.js"
 import * as SupervisedSingleton from "./internal/supervisedSingleton.js"
 import * as ResidentAggregates from "./ResidentAggregates.js"
+import * as LocalInstances from "./internal/localInstances.js"
 import * as Workflows from "./Workflows.js"
 
 /**
@@ -94,7 +95,11 @@ export interface App {
  * provides the command bus and the projections' operations.
  */
 export const layerAggregates = (app: App) => {
-  const entities = Layer.mergeAll(Layer.empty, ...app.aggregates.map(AggregateEntity.layer)).pipe(Layer.provide(ResidentAggregates.layer))
+  // The command bus hands commands to the instances awake on this node directly.
+  const entities = Layer.mergeAll(Layer.empty, ...app.aggregates.map(AggregateEntity.layer)).pipe(
+    Layer.provide(ResidentAggregates.layer),
+    Layer.provideMerge(LocalInstances.layer)
+  )
   // The cluster's reaper first sleeps for the shortest idle timeout registered before it starts
   // (30 s at most): the aggregates register before the workflow engine's own entities.
   const engine = ClusterWorkflowEngine.layer.pipe(Layer.provideMerge(entities))

@@ -1,0 +1,108 @@
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
+import type * as Scope from "effect/Scope"
+
+/** What a caller may give up after: the job is dropped if it has not started by then. */
+export interface Deadline<E> {
+  readonly millis: number
+  readonly onTimeout: () => E
+}
+
+/**
+ * An instance's mailbox: one long-lived fiber runs the submitted jobs one at a time, in order.
+ *
+ * A caller waits with a Node timer rather than a race of fibers: a fork per command (as
+ * `Effect.timeout` does) cost about as much CPU as the rest of the command path together here.
+ * A caller that gives up (its deadline passed, or it was interrupted) drops its job if the job has
+ * not started; a job that has started runs to its end, so a command's outcome is then unknown to
+ * that caller, and a retry with the same command id returns it.
+ */
+export interface Mailbox<Closed> {
+  readonly submit: <A, E, E2 = never>(
+    job: Effect.Effect<A, E>,
+    deadline?: Deadline<E2> | undefined
+  ) => Effect.Effect<A, E | E2 | Closed>
+}
+
+interface Job {
+  readonly run: Effect.Effect<unknown, unknown>
+  state: "queued" | "running" | "dropped"
+  readonly done: (exit: Exit.Exit<unknown, unknown>) => void
+}
+
+/**
+ * A mailbox that lives as long as the scope. When the scope closes, queued jobs fail with
+ * `closed()` and the running one is interrupted and fails with it too: the instance is gone
+ * (passivated, or its shard moved), and a retry reaches its next incarnation.
+ */
+export const make = <Closed>(closed: () => Closed): Effect.Effect<Mailbox<Closed>, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const jobs: Array<Job> = []
+    let wake: ((resume: Effect.Effect<void>) => void) | undefined
+    let open = true
+
+    const next: Effect.Effect<void> = Effect.suspend(() => {
+      const job = jobs.shift()
+      if (job === undefined) {
+        return Effect.async<void>((resume) => {
+          wake = resume
+        })
+      }
+      if (job.state !== "queued") return Effect.void
+      job.state = "running"
+      // The job's own failure is its caller's; the loop goes on.
+      return Effect.catchAllCause(Effect.onExit(job.run, (exit) => Effect.sync(() => job.done(exit))), () => Effect.void)
+    })
+    // Not `Effect.forever`: it yields to the scheduler on every turn.
+    const loop: Effect.Effect<never> = Effect.flatMap(next, () => loop)
+    yield* Effect.forkScoped(loop)
+    // Runs before the loop's fiber is interrupted (finalizers run last-added first).
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        open = false
+        for (const job of jobs.splice(0)) {
+          if (job.state === "queued") job.done(Exit.interrupt(FiberId.none))
+        }
+      })
+    )
+
+    const submit = <A, E, E2 = never>(run: Effect.Effect<A, E>, deadline?: Deadline<E2>) =>
+      Effect.async<A, E | E2 | Closed>((resume) => {
+        if (!open) return resume(Effect.fail(closed()))
+        let finished = false
+        let timer: ReturnType<typeof setTimeout> | undefined
+        const job: Job = {
+          run,
+          state: "queued",
+          done: (exit) => {
+            if (finished) return
+            finished = true
+            if (timer !== undefined) clearTimeout(timer)
+            resume(Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause) ? Effect.fail(closed()) : exit as Exit.Exit<A, E>)
+          }
+        }
+        jobs.push(job)
+        if (wake !== undefined) {
+          const w = wake
+          wake = undefined
+          w(Effect.void)
+        }
+        if (deadline !== undefined) {
+          timer = setTimeout(() => {
+            if (finished) return
+            finished = true
+            if (job.state === "queued") job.state = "dropped"
+            resume(Effect.fail(deadline.onTimeout()))
+          }, deadline.millis)
+        }
+        return Effect.sync(() => {
+          finished = true
+          if (timer !== undefined) clearTimeout(timer)
+          if (job.state === "queued") job.state = "dropped"
+        })
+      })
+
+    return { submit }
+  })

@@ -1,0 +1,62 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Scope from "effect/Scope"
+import * as Mailbox from "../src/internal/mailbox.js"
+
+const closed = () => "closed" as const
+
+describe("an instance's mailbox", () => {
+  it.live("runs jobs one at a time, in the order they came", () =>
+    Effect.gen(function*() {
+      const mailbox = yield* Mailbox.make(closed)
+      const log: Array<string> = []
+      const job = (name: string) =>
+        Effect.gen(function*() {
+          log.push(`${name} start`)
+          yield* Effect.sleep("5 millis")
+          log.push(`${name} end`)
+          return name
+        })
+      const results = yield* Effect.all(["a", "b", "c"].map((n) => mailbox.submit(job(n))), { concurrency: "unbounded" })
+      expect(results).toEqual(["a", "b", "c"])
+      expect(log).toEqual(["a start", "a end", "b start", "b end", "c start", "c end"])
+      // A failing job is its caller's failure; the mailbox goes on.
+      expect(yield* Effect.flip(mailbox.submit(Effect.fail("boom")))).toBe("boom")
+      expect(yield* mailbox.submit(Effect.succeed(1))).toBe(1)
+    }).pipe(Effect.scoped))
+
+  it.live("when its scope closes, the running job and the queued ones fail as closed, and later ones at once", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const mailbox = yield* Scope.extend(Mailbox.make(closed), scope)
+      let ranQueued = false
+      const running = yield* Effect.fork(mailbox.submit(Effect.never))
+      const queued = yield* Effect.fork(mailbox.submit(Effect.sync(() => {
+        ranQueued = true
+      })))
+      yield* Effect.sleep("20 millis")
+      yield* Scope.close(scope, Exit.void)
+      expect(yield* Fiber.await(running)).toEqual(Exit.fail("closed"))
+      expect(yield* Fiber.await(queued)).toEqual(Exit.fail("closed"))
+      expect(ranQueued).toBe(false)
+      expect(yield* Effect.flip(mailbox.submit(Effect.void))).toBe("closed")
+    }))
+
+  it.live("a caller past its deadline or interrupted drops its job if it has not started", () =>
+    Effect.gen(function*() {
+      const mailbox = yield* Mailbox.make(closed)
+      const ran: Array<string> = []
+      const blocker = yield* Effect.fork(mailbox.submit(Effect.sleep("100 millis")))
+      yield* Effect.sleep("5 millis")
+      const late = yield* Effect.flip(mailbox.submit(Effect.sync(() => ran.push("late")), { millis: 20, onTimeout: () => "timeout" as const }))
+      const interrupted = yield* Effect.fork(mailbox.submit(Effect.sync(() => ran.push("interrupted"))))
+      yield* Effect.sleep("10 millis")
+      yield* Fiber.interrupt(interrupted)
+      yield* Fiber.join(blocker)
+      expect(late).toBe("timeout")
+      expect(yield* mailbox.submit(Effect.sync(() => ran.push("after")))).toBe(1)
+      expect(ran).toEqual(["after"])
+    }).pipe(Effect.scoped))
+})
