@@ -1,8 +1,9 @@
 /**
- * A workflow engine that waits out an unavailable message storage instead of ending a workflow
- * for good.
+ * Workflows that wait out an unavailable message storage (PostgreSQL restarting, a full pool)
+ * instead of ending for good or waiting for ever: a workflow engine (`layer`, used by
+ * `Workflows.register`) and a message storage (`layerSqlMessageStorage`, for the node's cluster).
  *
- * `ClusterWorkflowEngine` (@effect/cluster 0.60) journals every activity, durable clock and
+ * The engine: `ClusterWorkflowEngine` (@effect/cluster 0.60) journals every activity, durable clock and
  * signal as a persisted message, and turns a failure to store one into a defect:
  * `activityExecute` is `Effect.orDie(client.activity(...))`, `scheduleClock` and `deferredDone`
  * end in `Effect.orDie`, `deferredResult` after three quick retries. A workflow's run captures
