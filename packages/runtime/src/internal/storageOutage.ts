@@ -97,9 +97,14 @@ const savedAgain = <E extends { readonly _tag: string }>(save: Effect.Effect<voi
       // An attempt that failed may still have committed (the connection broke after the commit):
       // the next one then hits the reply's unique key, which means the reply is saved.
       Effect.catchIf((e) => failedBefore && isUniqueViolation(e), () => Effect.void),
-      Effect.tapError(() => Effect.sync(() => {
-        failedBefore = true
-      })),
+      Effect.tapError((e) =>
+        Effect.zipRight(
+          Effect.sync(() => {
+            failedBefore = true
+          }),
+          e._tag === "PersistenceError" ? Effect.logWarning("reply not saved, storage unavailable; trying again", e) : Effect.void
+        )
+      ),
       Effect.retry({ while: (e) => e._tag === "PersistenceError", schedule: replyBackoff })
     )
   })
