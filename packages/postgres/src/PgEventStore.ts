@@ -9,42 +9,24 @@ import * as Checkpoint from "@recount/core/Checkpoint"
 import type { AppendResult, RecordedEvent } from "@recount/core/EventEnvelope"
 import { EventStore, type EventStoreService, type ReadAllOptions } from "@recount/core/EventStore"
 import { EventStoreConfig } from "@recount/core/EventStoreConfig"
-import {
-  type AppendError,
-  EventIdConflict,
-  type ReadError,
-  InvalidEvent,
-  StoreUnavailable,
-  WrongExpectedVersion
-} from "@recount/core/EventStoreError"
+import { type AppendError, type ReadError, StoreUnavailable } from "@recount/core/EventStoreError"
 import * as Kit from "@recount/core/EventStoreKit"
 import * as ExpectedVersion from "@recount/core/ExpectedVersion"
 import * as Tracing from "@recount/core/Tracing"
 import * as Chunk from "effect/Chunk"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import type * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import { notifyChannel } from "./Migrations.js"
 import { PgPool } from "./PgPool.js"
+import { type Appender, AppendCall, expectedCode } from "./internal/append.js"
 import { query, type QueryError } from "./internal/query.js"
 import { eventColumns, type EventRow, toRecordedEvent } from "./internal/rows.js"
-
-const appendSql = "SELECT status, stream_version, global_position, first_version FROM recount_append($1, $2, $3, $4, $5::jsonb, $6)"
-const findAppendedSql =
-  "SELECT status, stream_version, global_position, first_version, conflict_event_id FROM recount_find_appended($1, $2, $3::jsonb)"
-
-interface AppendRow {
-  readonly status: number
-  readonly stream_version: string | null
-  readonly global_position: string | null
-  readonly first_version: string | null
-  readonly conflict_event_id?: string | null
-}
 
 /** `recount_appends_total{outcome}`: `appended`, `already_applied`, `conflict` (a wrong expected version), `error`. */
 const appends = Metric.counter("recount_appends_total", { description: "Appends to the event store from this process, by outcome", incremental: true })
@@ -55,35 +37,11 @@ const appendOutcomes = {
   conflict: Metric.tagged(appends, "outcome", "conflict"),
   error: Metric.tagged(appends, "outcome", "error")
 }
+const noTags: Array<MetricLabel.MetricLabel> = []
 
 const unavailable = (operation: string) => (e: QueryError) => new StoreUnavailable({ operation, detail: e.message })
 
-const expectedCode = (expected: ExpectedVersion.ExpectedVersion): number => {
-  switch (expected._tag) {
-    case "Any":
-      return -1
-    case "NoStream":
-      return -2
-    case "StreamExists":
-      return -3
-    case "Exact":
-      return expected.version
-  }
-}
-
-/** The events as one JSON array; data and metadata were serialised once, during validation. */
-const eventsJson = (events: ReadonlyArray<Kit.PreparedEvent>): string => {
-  let json = "["
-  for (let i = 0; i < events.length; i++) {
-    const e = events[i]!
-    if (i > 0) json += ","
-    json += `{"i":"${e.eventId}","t":${JSON.stringify(e.type)},"v":${e.schemaVersion},"d":${e.dataJson},"m":${e.metadataJson}`
-    if (e.correlationId !== null) json += `,"c":${JSON.stringify(e.correlationId)}`
-    if (e.causationId !== null) json += `,"k":${JSON.stringify(e.causationId)}`
-    json += "}"
-  }
-  return json + "]"
-}
+const noOptions = {}
 
 /**
  * Builds the store on the `PgPool` (appends and reads) and the `PgClient` on it (LISTEN) in
@@ -141,69 +99,37 @@ export const make = Effect.gen(function*() {
     }
   }
 
+  const appender: Appender = {
+    pool,
+    appended: (events) => {
+      notifyAppended()
+      appendOutcomes.appended.unsafeUpdate(1, noTags)
+      appendedEvents.unsafeUpdate(events, noTags)
+    },
+    alreadyApplied: () => appendOutcomes.alreadyApplied.unsafeUpdate(1, noTags),
+    conflict: () => appendOutcomes.conflict.unsafeUpdate(1, noTags),
+    failed: () => appendOutcomes.error.unsafeUpdate(1, noTags)
+  }
+
+  // Untraced, an append is one Effect.async around the driver's callbacks (see internal/append.ts);
+  // validation runs when the effect runs, so running it again prepares (and ids) events afresh.
   const append: EventStoreService["append"] = (streamName, events, options) =>
-    Effect.suspend((): Effect.Effect<AppendResult, AppendError> => {
-      const prepared = Kit.prepareAppend(streamName, events, options ?? {}, config)
-      if (Either.isLeft(prepared)) return Effect.fail(prepared.left)
+    tracing.enabled ? tracedAppend(streamName, events, options) : Effect.async<AppendResult, AppendError>((resume) => {
+      const prepared = Kit.prepareAppend(streamName, events, options ?? noOptions, config)
+      if (prepared._tag === "Left") resume(Effect.fail(prepared.left))
+      else new AppendCall(appender, prepared.right, options?.expectedVersion ?? ExpectedVersion.any, resume).send()
+    })
+
+  const tracedAppend: EventStoreService["append"] = (streamName, events, options) =>
+    Effect.suspend(() => {
+      const prepared = Kit.prepareAppend(streamName, events, options ?? noOptions, config)
+      if (prepared._tag === "Left") return Effect.fail(prepared.left)
       const p = prepared.right
       const expected = options?.expectedVersion ?? ExpectedVersion.any
-      const payload = eventsJson(p.events)
-      const params = [p.tenant, p.streamName, p.category, expectedCode(expected), payload, p.commandId]
-      const toResult = (row: AppendRow | undefined): Effect.Effect<AppendResult, AppendError> => {
-        if (!row) return Effect.fail(new StoreUnavailable({ operation: "append", detail: "recount_append returned no row" }))
-        switch (row.status) {
-          case 0:
-          case 1:
-          case 2:
-            if (row.status === 0 && p.events.length > 0) {
-              notifyAppended()
-              appendOutcomes.appended.unsafeUpdate(1, [])
-              appendedEvents.unsafeUpdate(p.events.length, [])
-            } else {
-              appendOutcomes.alreadyApplied.unsafeUpdate(1, [])
-            }
-            return Effect.succeed({
-              streamVersion: Number(row.stream_version),
-              firstVersion: Number(row.first_version),
-              globalPosition: BigInt(row.global_position!),
-              alreadyApplied: row.status !== 0
-            })
-          case 3:
-            appendOutcomes.conflict.unsafeUpdate(1, [])
-            return Effect.fail(new WrongExpectedVersion({
-              tenant: p.tenant,
-              streamName: p.streamName,
-              expected,
-              actual: Number(row.stream_version)
-            }))
-          default:
-            return Effect.fail(new EventIdConflict({ eventId: row.conflict_event_id ?? "", streamName: p.streamName }))
-        }
-      }
-      const attempt = (retries: number): Effect.Effect<AppendResult, AppendError> =>
-        Effect.matchEffect(query<AppendRow>(pool, appendSql, params), {
-          onSuccess: (rows) => toResult(rows[0]),
-          onFailure: (e) => {
-            // An event id already stored: a retry of an earlier append, or a conflict.
-            if (e.code === "RC002") {
-              return Effect.flatMap(
-                Effect.mapError(query<AppendRow>(pool, findAppendedSql, [p.tenant, p.streamName, payload]), unavailable("append")),
-                (rows) => toResult(rows[0])
-              )
-            }
-            // Two appends raced with the same new command id: run again and the stored result answers.
-            if (e.code === "23505" && retries > 0) return attempt(retries - 1)
-            appendOutcomes.error.unsafeUpdate(1, [])
-            // Class 22 is a data exception: input that got past validation but that PostgreSQL
-            // refuses. Nothing was stored.
-            if (e.code?.startsWith("22")) {
-              return Effect.fail(new InvalidEvent({ index: -1, field: "data", reason: `was refused by PostgreSQL: ${e.message}` }))
-            }
-            return Effect.fail(unavailable("append")(e))
-          }
-        })
-      return tracing.enabled
-        ? Effect.withSpan(attempt(2), "recount.append", {
+      return Effect.withSpan(
+        Effect.async<AppendResult, AppendError>((resume) => new AppendCall(appender, p, expected, resume).send()),
+        "recount.append",
+        {
           kind: "client",
           attributes: {
             "db.system": "postgresql",
@@ -212,8 +138,8 @@ export const make = Effect.gen(function*() {
             "recount.events": p.events.length,
             "recount.expected_version": expectedCode(expected)
           }
-        })
-        : attempt(2)
+        }
+      )
     })
 
   const resolve = (streamName: string, tenant: string | undefined) => Kit.resolveStream(streamName, tenant, config)
