@@ -44,6 +44,17 @@ describe("an instance's mailbox", () => {
       expect(yield* Effect.flip(mailbox.submit(Effect.void))).toBe("closed")
     }))
 
+  it.live("its fiber ends when idle, and the next job starts another", () =>
+    Effect.gen(function*() {
+      const mailbox = yield* Mailbox.make(closed, { idleMillis: 10 })
+      for (let i = 0; i < 5; i++) {
+        expect(yield* mailbox.submit(Effect.succeed(i))).toBe(i)
+        yield* Effect.sleep(i % 2 === 0 ? "30 millis" : "1 millis")
+      }
+      const results = yield* Effect.all([1, 2, 3].map((n) => mailbox.submit(Effect.as(Effect.sleep("15 millis"), n))), { concurrency: "unbounded" })
+      expect(results).toEqual([1, 2, 3])
+    }).pipe(Effect.scoped))
+
   it.live("a caller past its deadline or interrupted drops its job if it has not started", () =>
     Effect.gen(function*() {
       const mailbox = yield* Mailbox.make(closed)

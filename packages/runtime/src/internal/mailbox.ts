@@ -1,7 +1,9 @@
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
+import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 
 /** What a caller may give up after: the job is dropped if it has not started by then. */
@@ -11,7 +13,7 @@ export interface Deadline<E> {
 }
 
 /**
- * An instance's mailbox: one long-lived fiber runs the submitted jobs one at a time, in order.
+ * An instance's mailbox: one fiber runs the submitted jobs one at a time, in order.
  *
  * A caller waits with a Node timer rather than a race of fibers: a fork per command (as
  * `Effect.timeout` does) cost about as much CPU as the rest of the command path together here.
@@ -37,34 +39,53 @@ interface Job {
  * `closed()` and the running one is interrupted and fails with it too: the instance is gone
  * (passivated, or its shard moved), and a retry reaches its next incarnation.
  */
-export const make = <Closed>(closed: () => Closed): Effect.Effect<Mailbox<Closed>, never, Scope.Scope> =>
+export const make = <Closed>(closed: () => Closed, options?: { readonly idleMillis?: number }): Effect.Effect<Mailbox<Closed>, never, Scope.Scope> =>
   Effect.gen(function*() {
+    const idleMillis = options?.idleMillis ?? 2_000
+    const runtime = yield* Effect.runtime<never>()
     const jobs: Array<Job> = []
-    let wake: ((resume: Effect.Effect<void>) => void) | undefined
+    // The loop's fiber while it runs; it ends after `idleMillis` without a job, so that the many
+    // idle instances of a node keep no fiber (a few kilobytes each).
+    let fiber: Fiber.RuntimeFiber<void> | undefined
+    let wake: (() => void) | undefined
     let open = true
 
-    const next: Effect.Effect<void> = Effect.suspend(() => {
+    const next: Effect.Effect<boolean> = Effect.suspend(() => {
       const job = jobs.shift()
       if (job === undefined) {
-        return Effect.async<void>((resume) => {
-          wake = resume
+        return Effect.async<boolean>((resume) => {
+          const timer = setTimeout(() => {
+            // Decided here, synchronously: the next submit starts a new loop.
+            wake = undefined
+            fiber = undefined
+            resume(Effect.succeed(false))
+          }, idleMillis)
+          wake = () => {
+            clearTimeout(timer)
+            resume(Effect.succeed(true))
+          }
         })
       }
-      if (job.state !== "queued") return Effect.void
+      if (job.state !== "queued") return Effect.succeed(true)
       job.state = "running"
       // The job's own failure is its caller's; the loop goes on.
-      return Effect.catchAllCause(Effect.onExit(job.run, (exit) => Effect.sync(() => job.done(exit))), () => Effect.void)
+      return Effect.as(Effect.catchAllCause(Effect.onExit(job.run, (exit) => Effect.sync(() => job.done(exit))), () => Effect.void), true)
     })
     // Not `Effect.forever`: it yields to the scheduler on every turn.
-    const loop: Effect.Effect<never> = Effect.flatMap(next, () => loop)
-    yield* Effect.forkScoped(loop)
-    // Runs before the loop's fiber is interrupted (finalizers run last-added first).
+    const loop: Effect.Effect<void> = Effect.flatMap(next, (goOn) => goOn ? loop : Effect.void)
+    const start = () => {
+      fiber = Runtime.runFork(runtime)(loop)
+    }
+
     yield* Effect.addFinalizer(() =>
-      Effect.sync(() => {
+      Effect.suspend(() => {
         open = false
         for (const job of jobs.splice(0)) {
           if (job.state === "queued") job.done(Exit.interrupt(FiberId.none))
         }
+        const running = fiber
+        fiber = undefined
+        return running === undefined ? Effect.void : Fiber.interrupt(running)
       })
     )
 
@@ -87,7 +108,9 @@ export const make = <Closed>(closed: () => Closed): Effect.Effect<Mailbox<Closed
         if (wake !== undefined) {
           const w = wake
           wake = undefined
-          w(Effect.void)
+          w()
+        } else if (fiber === undefined) {
+          start()
         }
         if (deadline !== undefined) {
           timer = setTimeout(() => {
