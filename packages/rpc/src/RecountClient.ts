@@ -11,7 +11,7 @@
  *
  * @since 0.1.0
  */
-import { FetchHttpClient, Headers } from "@effect/platform"
+import { FetchHttpClient, Headers, Socket } from "@effect/platform"
 import { NodeSocket } from "@effect/platform-node"
 import { RpcClient, RpcMiddleware, RpcSerialization } from "@effect/rpc"
 import type { RpcClientError } from "@effect/rpc/RpcClientError"
@@ -28,6 +28,8 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
+import type * as Net from "node:net"
+import { coalesceWrites } from "./internal/coalesceWrites.js"
 import { Authentication, type DispatchResult, RecountApi, type WireEvent } from "./RecountApi.js"
 
 type Api = RpcClient.FromGroup<typeof RecountApi, RpcClientError>
@@ -178,6 +180,21 @@ const make = Effect.gen(function*() {
   })
 })
 
+/**
+ * The platform's WebSocket constructor, with the requests of one event-loop turn sent in one
+ * write when the socket underneath is reachable (the `ws` library's, used on Node 20; Node's
+ * built-in WebSocket does not expose it). See internal/coalesceWrites.ts.
+ */
+const coalescingWebSockets = Layer.effect(
+  Socket.WebSocketConstructor,
+  Effect.map(Socket.WebSocketConstructor, (make) => (url: string, protocols?: string | Array<string>) => {
+    const ws = make(url, protocols)
+    const emitter = ws as unknown as { readonly on?: (event: string, f: (response: { readonly socket: Net.Socket }) => void) => void }
+    if (typeof emitter.on === "function") emitter.on("upgrade", (response) => coalesceWrites(response.socket))
+    return ws
+  })
+).pipe(Layer.provide(NodeSocket.layerWebSocketConstructor))
+
 const protocol = (options: Options) => {
   const base = options.url.replace(/\/+$/, "")
   const msgpack = options.serialization === "msgpack"
@@ -188,7 +205,9 @@ const protocol = (options: Options) => {
   }
   return RpcClient.layerProtocolSocket({ retryTransientErrors: true }).pipe(
     Layer.provide([
-      NodeSocket.layerWebSocket(`${base.replace(/^http/, "ws")}/rpc${msgpack ? "/msgpack" : ""}`),
+      Layer.scoped(Socket.Socket, Socket.makeWebSocket(`${base.replace(/^http/, "ws")}/rpc${msgpack ? "/msgpack" : ""}`)).pipe(
+        Layer.provide(coalescingWebSockets)
+      ),
       msgpack ? RpcSerialization.layerMsgPack : RpcSerialization.layerJson
     ])
   )

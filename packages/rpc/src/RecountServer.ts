@@ -22,8 +22,10 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { createServer } from "node:http"
+import type * as Net from "node:net"
 import { ApiConfig } from "./ApiConfig.js"
 import { ApiKeys } from "./ApiKeys.js"
+import { coalesceWrites } from "./internal/coalesceWrites.js"
 import * as Drain from "./internal/drain.js"
 import * as Handlers from "./internal/handlers.js"
 import * as HttpFace from "./internal/httpFace.js"
@@ -104,6 +106,17 @@ const asJsonFace = <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerRespon
 }
 
 /**
+ * An HTTP server whose upgraded (WebSocket) connections send the replies of one event-loop turn
+ * in one write: one `writev` per reply was the WebSocket face's largest cost (see
+ * internal/coalesceWrites.ts).
+ */
+const webSocketServer = () => {
+  const server = createServer()
+  server.on("upgrade", (_request: unknown, socket: Net.Socket) => coalesceWrites(socket))
+  return server
+}
+
+/**
  * The API on its own HTTP server at the configured host and port (`ApiConfig`). Needs the node's
  * `CommandBus`, `Projections`, stores and `ApiKeys`. When it stops it first drains: it stops
  * listening, refuses new requests on open connections (503; `AggregateUnavailable` for a command
@@ -129,7 +142,7 @@ export const layer = Layer.unwrapEffect(Effect.map(Effect.zip(ApiConfig, Drain.m
             Option.some(config.maxBodyBytes)
           )))
   }).pipe(
-    Layer.provideMerge(NodeHttpServer.layer(() => drain.server(createServer()), { host: config.host, port: config.port })),
+    Layer.provideMerge(NodeHttpServer.layer(() => drain.server(webSocketServer()), { host: config.host, port: config.port })),
     // Built last, so stopped first: the drain runs while the routes and the node are still up.
     (served) => Drain.stopping(drain).pipe(Layer.provideMerge(served)),
     Layer.provide(Layer.succeed(Drain.CurrentDrain, drain))
