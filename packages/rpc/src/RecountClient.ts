@@ -122,7 +122,10 @@ const make = Effect.gen(function*() {
 
   const dispatch: RecountClientService["dispatch"] = (aggregate, id, command, options) =>
     Effect.gen(function*() {
-      const encoded = yield* Schema.encodeUnknown(aggregate.commands)(command).pipe(Effect.orDie)
+      // Synchronous encoding first: it builds no Effect per call; a schema with asynchronous
+      // transformations falls back to the effectful encoder.
+      const sync = Schema.encodeUnknownEither(aggregate.commands)(command)
+      const encoded = sync._tag === "Right" ? sync.right : yield* Schema.encodeUnknown(aggregate.commands)(command).pipe(Effect.orDie)
       const consistency = options?.consistency === undefined || typeof options.consistency === "string"
         ? options?.consistency
         : {
