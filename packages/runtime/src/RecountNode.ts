@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { ClusterWorkflowEngine, RunnerAddress, SingleRunner } from "@effect/cluster"
+import { ClusterWorkflowEngine, RunnerAddress, RunnerHealth, Runners, Sharding, ShardingConfig, SqlRunnerStorage } from "@effect/cluster"
 import { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
 import { NodeClusterSocket } from "@effect/platform-node"
 import type * as Aggregate from "@recount/core/Aggregate"
@@ -20,6 +20,7 @@ import type * as EventWorkflow from "./EventWorkflow.js"
 import type * as ProcessManager from "./ProcessManager.js"
 import type * as Projection from "./Projection.js"
 import * as Projections from "./Projections.js"
+import * as StorageOutage from "./internal/storageOutage.js"
 import * as SupervisedSingleton from "./internal/supervisedSingleton.js"
 import * as ResidentAggregates from "./ResidentAggregates.js"
 import * as LocalInstances from "./internal/localInstances.js"
@@ -125,7 +126,13 @@ export const layerAggregates = (app: App) => {
  */
 export const layerSingle = (options: App) =>
   layerAggregates(options).pipe(
-    Layer.provideMerge(SingleRunner.layer({ runnerStorage: "sql", shardingConfig: localDelivery }))
+    // SingleRunner.layer({ runnerStorage: "sql" }), with the message storage that waits out an outage.
+    Layer.provideMerge(Sharding.layer.pipe(
+      Layer.provideMerge(Runners.layerNoop),
+      Layer.provideMerge(StorageOutage.layerSqlMessageStorage),
+      Layer.provide([Layer.orDie(SqlRunnerStorage.layer), RunnerHealth.layerNoop]),
+      Layer.provide(ShardingConfig.layerFromEnv(localDelivery))
+    ))
   )
 
 /**
@@ -157,13 +164,16 @@ const clusterSocket = (
   options: { readonly host: string; readonly port: number; readonly failureDetection?: Partial<FailureDetection> | undefined },
   clientOnly: boolean
 ) =>
-  Layer.unwrapEffect(Effect.map(failureDetectionConfig, (fromEnv) =>
-    NodeClusterSocket.layer({
-      storage: "sql",
-      clientOnly,
-      shardingConfig: {
-        // Explicit, because the library would otherwise read the unprefixed HOST and PORT.
-        runnerAddress: Option.some(RunnerAddress.make(options.host, options.port)),
-        ...shardingSettings({ ...fromEnv, ...options.failureDetection })
-      }
-    })))
+  Layer.unwrapEffect(Effect.map(failureDetectionConfig, (fromEnv) => {
+    const shardingConfig = {
+      // Explicit, because the library would otherwise read the unprefixed HOST and PORT.
+      runnerAddress: Option.some(RunnerAddress.make(options.host, options.port)),
+      ...shardingSettings({ ...fromEnv, ...options.failureDetection })
+    }
+    // storage "sql", with the message storage that waits out an outage.
+    return NodeClusterSocket.layer({ storage: "byo", clientOnly, shardingConfig }).pipe(
+      Layer.provideMerge(StorageOutage.layerSqlMessageStorage),
+      Layer.provide(Layer.orDie(SqlRunnerStorage.layer)),
+      Layer.provide(ShardingConfig.layerFromEnv(shardingConfig))
+    )
+  }))
