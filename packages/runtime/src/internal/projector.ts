@@ -154,8 +154,11 @@ const runWith = (projection: Projection.Any, options: RunnerOptions, sql: SqlCli
       return Either.right(decoded)
     }
 
-    const applyHandler = (events: ReadonlyArray<RecordedEvent>, version: number) =>
-      Effect.flatMap(decode(events), (decoded) =>
+    /** A batch decoded ahead of its transaction (see the loop's prefetch), or a failure to decode it. */
+    type Decoded = Either.Either<ReadonlyArray<Projection.Decoded<unknown>>, HandlerFailed>
+
+    const applyHandler = (events: ReadonlyArray<RecordedEvent>, version: number, ahead?: Decoded) =>
+      Effect.flatMap(ahead ?? decode(events), (decoded) =>
         projection.apply(decoded, Projection.target(projection, version)).pipe(
           Effect.catchAllCause((cause) =>
             Cause.isInterruptedOnly(cause) ? Effect.failCause(cause as Cause.Cause<never>) : Effect.fail(new HandlerFailed({ detail: describe(cause) }))
@@ -169,7 +172,7 @@ const runWith = (projection: Projection.Any, options: RunnerOptions, sql: SqlCli
     let locked: Rows.ControlRow | undefined
 
     /** Applies a batch and moves the checkpoint past it, in one transaction. */
-    const applyBatch = (epoch: bigint, kind: Kind, version: number, from: Checkpoint.Checkpoint, events: ReadonlyArray<RecordedEvent>) => {
+    const applyBatch = (epoch: bigint, kind: Kind, version: number, from: Checkpoint.Checkpoint, events: ReadonlyArray<RecordedEvent>, ahead?: Decoded) => {
       const to = Checkpoint.of(events[events.length - 1]!)
       const [tx, pos] = checkpointColumns(kind)
       // A side effect cannot join the transaction: it runs first, and runs again if the
@@ -177,7 +180,7 @@ const runWith = (projection: Projection.Any, options: RunnerOptions, sql: SqlCli
       const sideEffect = projection.transactional ? Effect.void : Effect.gen(function*() {
         const row = yield* loadRow
         if (row.epoch !== epoch) return yield* new Fenced({ reason: "another instance took the lease" })
-        yield* applyHandler(events, version)
+        yield* applyHandler(events, version, ahead)
       })
       // The checkpoint's UPDATE goes with the COMMIT, in the same transaction as the writes.
       const checkpoint = `UPDATE recount_projections SET ${tx} = '${to.transactionId}'::xid8, ${pos} = ${to.position}, heartbeat_at = now(),
@@ -186,7 +189,7 @@ const runWith = (projection: Projection.Any, options: RunnerOptions, sql: SqlCli
         Effect.gen(function*() {
           locked = kind === "live" ? { ...row, checkpoint: to, eventsApplied: row.eventsApplied + BigInt(events.length) } : undefined
           if (hooks.beforeApply) yield* hooks.beforeApply(events)
-          if (projection.transactional) yield* applyHandler(events, version)
+          if (projection.transactional) yield* applyHandler(events, version, ahead)
           if (hooks.beforeCheckpoint) yield* hooks.beforeCheckpoint(events)
           if (hooks.beforeCommit) yield* hooks.beforeCommit(events)
         }), () => checkpoint)).pipe(Effect.as(to))
@@ -229,10 +232,10 @@ const runWith = (projection: Projection.Any, options: RunnerOptions, sql: SqlCli
      * each with its retries, parking (or stopping, when strict) the one that keeps failing.
      * Returns the new checkpoint, or `undefined` when a strict projection stopped.
      */
-    const applyFrom = (epoch: bigint, kind: Kind, version: number, from: Checkpoint.Checkpoint, events: ReadonlyArray<RecordedEvent>) =>
+    const applyFrom = (epoch: bigint, kind: Kind, version: number, from: Checkpoint.Checkpoint, events: ReadonlyArray<RecordedEvent>, ahead?: Decoded) =>
       traced(kind, events, Effect.gen(function*() {
         if (hooks.beforeTransaction) yield* hooks.beforeTransaction(events)
-        const whole = yield* Effect.either(applyBatch(epoch, kind, version, from, events))
+        const whole = yield* Effect.either(applyBatch(epoch, kind, version, from, events, ahead))
         if (Either.isRight(whole)) return whole.right
         if (whole.left._tag !== "HandlerFailed") return yield* whole.left
         let checkpoint = from
@@ -393,7 +396,13 @@ const runWith = (projection: Projection.Any, options: RunnerOptions, sql: SqlCli
         let lastHeartbeat = Date.now()
         let lastRetryCheck = 0
         let lastSkip = 0
-        let prefetched: { readonly after: Checkpoint.Checkpoint; readonly fiber: Fiber.RuntimeFiber<ReadAllBatch, ReadError> } | undefined
+        // The next page, read and decoded while the current one is applied and committed (decoding
+        // is pure, so it need not wait for the transaction): the runner's client work then overlaps
+        // the database's instead of lengthening the batch's transaction.
+        let prefetched: {
+          readonly after: Checkpoint.Checkpoint
+          readonly fiber: Fiber.RuntimeFiber<readonly [ReadAllBatch, Decoded | undefined], ReadError>
+        } | undefined
         let carried: Rows.ControlRow | undefined
         while (true) {
           const seen = store.appended.count()
@@ -409,17 +418,18 @@ const runWith = (projection: Projection.Any, options: RunnerOptions, sql: SqlCli
             }
             const ahead = prefetched
             prefetched = undefined
-            const live = ahead && Checkpoint.compare(ahead.after, row.checkpoint) === 0
+            const [live, decoded] = ahead && Checkpoint.compare(ahead.after, row.checkpoint) === 0
               ? yield* Fiber.join(ahead.fiber)
-              : yield* Effect.zipRight(ahead ? Fiber.interrupt(ahead.fiber) : Effect.void, readAfter(row.checkpoint))
+              : [yield* Effect.zipRight(ahead ? Fiber.interrupt(ahead.fiber) : Effect.void, readAfter(row.checkpoint)), undefined] as const
             if (live.events.length > 0) {
               locked = undefined
-              // Catching up: read the next page while this one is applied and committed.
+              // Catching up: read (and decode) the next page while this one is applied and committed.
               if (live.events.length >= projection.batchSize) {
                 const next = Checkpoint.of(live.events[live.events.length - 1]!)
-                prefetched = { after: next, fiber: yield* Effect.fork(readAfter(next)) }
+                const page = Effect.map(readAfter(next), (batch) => [batch, batch.events.length > 0 ? decode(batch.events) : undefined] as const)
+                prefetched = { after: next, fiber: yield* Effect.fork(page) }
               }
-              yield* applyFrom(epoch, "live", row.version, row.checkpoint, live.events)
+              yield* applyFrom(epoch, "live", row.version, row.checkpoint, live.events, decoded)
               options.onProgress()
               worked = true
               // A full batch that went through whole: more are likely, and the row is known.
