@@ -178,6 +178,12 @@ export const make = <E extends { readonly _tag: string }, S, I>(options: {
   readonly onFailure?: ((state: NoInfer<S>, failure: Failure) => Step<NoInfer<S>>) | undefined
   /** How often an idle dispatcher looks for commands (default 200 ms). */
   readonly pollInterval?: Duration.DurationInput | undefined
+  /**
+   * How long sent and cancelled commands stay in the outbox (default one day); failed ones stay
+   * until an operator deletes them. A replay of the log after that sends them again, and the
+   * aggregates answer from their command ids without applying them twice.
+   */
+  readonly outboxRetention?: Duration.DurationInput | undefined
   /** Stop (rather than park the event) when a handler fails; default true, a saga must not skip. */
   readonly strict?: boolean | undefined
 }): ProcessManager<S, E> => {
@@ -247,6 +253,18 @@ export const make = <E extends { readonly _tag: string }, S, I>(options: {
     const sql = yield* SqlClient.SqlClient
     const bus = yield* CommandBus
     const idle = Duration.decode(options.pollInterval ?? "200 millis")
+    const retentionMillis = Duration.toMillis(Duration.decode(options.outboxRetention ?? "1 day"))
+    const cleanEvery = Math.min(retentionMillis / 10, 10 * 60_000)
+    let cleanedAt = 0
+    const clean = Effect.suspend(() => {
+      if (Date.now() - cleanedAt < cleanEvery) return Effect.void
+      cleanedAt = Date.now()
+      return sql.unsafe(
+        `DELETE FROM recount_process_commands
+         WHERE process = $1 AND status IN ('done', 'cancelled') AND done_at < now() - ($2 || ' milliseconds')::interval`,
+        [name, String(retentionMillis)]
+      )
+    })
 
     const fail = (command: PendingRow, error: unknown) =>
       sql.withTransaction(Effect.gen(function*() {
@@ -332,6 +350,7 @@ export const make = <E extends { readonly _tag: string }, S, I>(options: {
         Effect.zipRight(Effect.logWarning(`process manager ${name}: dispatch failed`, cause), Effect.sleep("1 second")))
     yield* Effect.retry(ensureTables, Schedule.spaced("1 second"))
     return yield* round.pipe(
+      Effect.zipLeft(clean),
       Effect.flatMap((sent) => sent === 0 ? Effect.sleep(idle) : Effect.void),
       orWait,
       Effect.forever

@@ -100,12 +100,29 @@ const Transfers = ProcessManager.make({
   }
 })
 
+/** Deposits the amount at once; its sent commands stay in the outbox for a second only. */
+const QuickOutbox = ProcessManager.make({
+  name: "quick-outbox",
+  events: TransferEvents,
+  state: Schema.Struct({ id: TransferId }),
+  correlate: (event) => event.transferId,
+  on: {
+    TransferRequested: (e, state) =>
+      Option.isSome(state) ? undefined : {
+        state: { id: e.transferId },
+        commands: [ProcessManager.send(BankAccount, e.to, new Deposit({ amount: e.amount }), { step: "deposit" })],
+        complete: true
+      }
+  },
+  outboxRetention: "1 second"
+})
+
 /** A node on the suite's database with its own pool, so that it can stop and another start. */
-const startNode = Effect.gen(function*() {
+const startNode = (processManagers: ReadonlyArray<ProcessManager.Any> = [Transfers]) => Effect.gen(function*() {
   const url = yield* TestDatabase.TestDatabaseUrl
   const scope = yield* Scope.make()
   const context = yield* Layer.buildWithScope(
-    RecountNode.layerSingle({ aggregates: [BankAccount], processManagers: [Transfers] }).pipe(
+    RecountNode.layerSingle({ aggregates: [BankAccount], processManagers }).pipe(
       Layer.provideMerge(PgStores.layer),
       Layer.provideMerge(PgPool.layer({ url: Redacted.make(url), maxConnections: 10 }))
     ),
@@ -141,7 +158,7 @@ layer(TestDatabase.layerUrl, { excludeTestServices: true, timeout: 180_000 })("p
       const to = fresh("pb")
       const requestedAt = new Date("2026-01-02T03:04:05.678Z")
 
-      const first = yield* startNode
+      const first = yield* startNode()
       yield* first.run(Effect.gen(function*() {
         yield* openWith(from, 100)
         yield* openWith(to, 0)
@@ -151,7 +168,7 @@ layer(TestDatabase.layerUrl, { excludeTestServices: true, timeout: 180_000 })("p
       yield* first.stop
 
       // A new node on the same database: the state comes back decoded, and drives the next event.
-      const second = yield* startNode
+      const second = yield* startNode()
       const restored = Option.getOrThrow(yield* second.run(ProcessManager.get(Transfers, id)))
       expect(restored.state.requestedAt).toBeInstanceOf(Date)
       expect(restored.state.requestedAt.toISOString()).toBe("2026-01-02T03:04:05.678Z")
@@ -203,7 +220,7 @@ layer(TestDatabase.layerUrl, { excludeTestServices: true, timeout: 180_000 })("p
       const id = transferId()
       const from = fresh("pc")
       const nobody = fresh("nobody")
-      const node = yield* startNode
+      const node = yield* startNode()
       yield* node.run(Effect.gen(function*() {
         yield* openWith(from, 100)
         const at = new Date()
@@ -235,7 +252,7 @@ layer(TestDatabase.layerUrl, { excludeTestServices: true, timeout: 180_000 })("p
       const id = transferId()
       const from = fresh("pt")
       const to = fresh("pu")
-      const node = yield* startNode
+      const node = yield* startNode()
       yield* node.run(Effect.gen(function*() {
         const bus = yield* CommandBus
         for (const account of [from, to]) yield* bus.dispatch(BankAccount, account, new Open({ owner: account }), { tenant: "acme" })
@@ -251,6 +268,23 @@ layer(TestDatabase.layerUrl, { excludeTestServices: true, timeout: 180_000 })("p
         const other = Option.getOrThrow(yield* ProcessManager.get(Transfers, id, { tenant: "globex" }))
         expect(other).toMatchObject({ state: { stage: "requested", from: "x" }, commands: [] })
         expect(yield* ProcessManager.get(Transfers, id)).toEqual(Option.none())
+      }))
+      yield* node.stop
+    }))
+
+  it.scoped("sent commands leave the outbox after its retention", () =>
+    Effect.gen(function*() {
+      const id = transferId()
+      const to = fresh("qo")
+      const node = yield* startNode([QuickOutbox])
+      yield* node.run(Effect.gen(function*() {
+        yield* openWith(to, 0)
+        yield* append(new TransferRequested({ transferId: id, from: "nobody", to, amount: 5, requestedAt: new Date(), memo: Option.none() }))
+        yield* eventually(ProcessManager.get(QuickOutbox, id), (x) => Option.isSome(x) && x.value.commands.length === 1 && x.value.commands[0]!.status === "done")
+        expect(yield* history(to)).toEqual(["Opened", "Deposited 5"])
+        // Gone a second or so later; the instance itself stays.
+        const cleaned = yield* eventually(ProcessManager.get(QuickOutbox, id), (x) => Option.isSome(x) && x.value.commands.length === 0, 10_000)
+        expect(Option.getOrThrow(cleaned)).toMatchObject({ completed: true, state: { id } })
       }))
       yield* node.stop
     }))
