@@ -76,8 +76,12 @@ export const layer = <A extends Aggregate.Any>(
         const mailbox = yield* Mailbox.make(() =>
           new AggregateUnavailable({ aggregate: aggregate.name, aggregateId, detail: "the instance stopped (passivated, or its shard moved) before the command ran" })
         )
-        const run = (commandId: string, command: Aggregate.CommandOf<A>, origin: Instance.Origin) =>
-          tracing.logCommandIds ? Effect.annotateLogs(instance.execute(commandId, command, origin), "commandId", commandId) : instance.execute(commandId, command, origin)
+        // The mailbox's fiber is not the caller's: the command's span and log annotations go with it.
+        const run = (commandId: string, command: Aggregate.CommandOf<A>, origin: Instance.Origin) => {
+          const executed = instance.execute(commandId, command, origin)
+          const traced = tracing.enabled && origin.span !== undefined ? Effect.withParentSpan(executed, origin.span) : executed
+          return tracing.logCommandIds ? Effect.annotateLogs(traced, "commandId", commandId) : traced
+        }
         const execute = <E = never>(commandId: string, command: Aggregate.CommandOf<A>, origin: Instance.Origin, deadline?: Mailbox.Deadline<E>) =>
           mailbox.submit(run(commandId, command, origin), deadline)
         const view = <E = never>(deadline?: Mailbox.Deadline<E>) => mailbox.submit(instance.view, deadline)

@@ -34,11 +34,11 @@ export interface LocalInstance {
 }
 
 /**
- * How long after a cluster-delivered message an instance is served directly: a quarter of its
- * idle timeout, at most 15 s, so that it is passivated no earlier than that much before its idle
- * timeout.
+ * How long after a cluster-delivered message an instance is served directly: half its idle
+ * timeout, so a busy instance sends one command in that time through the cluster, and one
+ * served only directly is passivated after at least half its idle timeout.
  */
-export const directWindow = (idleMillis: number) => Math.min(idleMillis / 4, 15_000)
+export const directWindow = (idleMillis: number) => idleMillis / 2
 
 export class LocalInstances extends Context.Tag("@recount/runtime/LocalInstances")<LocalInstances, Map<string, LocalInstance>>() {}
 

@@ -41,7 +41,7 @@ interface Job {
  */
 export const make = <Closed>(closed: () => Closed, options?: { readonly idleMillis?: number }): Effect.Effect<Mailbox<Closed>, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const idleMillis = options?.idleMillis ?? 2_000
+    const idleMillis = options?.idleMillis ?? 5_000
     const runtime = yield* Effect.runtime<never>()
     const jobs: Array<Job> = []
     // The loop's fiber while it runs; it ends after `idleMillis` without a job, so that the many
