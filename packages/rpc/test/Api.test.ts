@@ -32,27 +32,33 @@ layer(layerNode(), { excludeTestServices: true, timeout: 120_000 })("the RPC API
     }
   }
 
-  it.scoped("a client that disconnects mid-command does not interrupt it; a retry with its id gets the result", () =>
-    Effect.gen(function*() {
-      const key = yield* createKey("acme", "write")
-      const id = fresh("gone")
-      // The client gives up (its connection closes) while the aggregate is still deciding.
-      const gaveUp = yield* withClient(
-        Effect.flatMap(RecountClient, (c) => c.dispatch(Slow, id, new Touch({ millis: 600 }), { commandId: `touch-${id}` })).pipe(
-          Effect.timeout("150 millis"),
-          Effect.exit
-        ),
-        { apiKey: key.key, transport: "websocket" }
-      )
-      expect(gaveUp._tag).toBe("Failure")
-      const store = yield* EventStore
-      expect(yield* store.streamVersion(`slow-${id}`, { tenant: "acme" })).toBe(0)
-      yield* Effect.sleep("1 second")
-      expect(yield* store.streamVersion(`slow-${id}`, { tenant: "acme" })).toBe(1)
-      const retried = yield* withClient(
-        Effect.flatMap(RecountClient, (c) => c.dispatch(Slow, id, new Touch({ millis: 600 }), { commandId: `touch-${id}` })),
-        { apiKey: key.key }
-      )
-      expect(retried).toMatchObject({ streamVersion: 1, alreadyApplied: true })
-    }))
+  for (const awake of [false, true]) {
+    it.scoped(`a client that disconnects mid-command does not interrupt it; a retry with its id gets the result (instance ${awake ? "awake: handed over directly" : "asleep: woken through the cluster"})`, () =>
+      Effect.gen(function*() {
+        const key = yield* createKey("acme", "write")
+        const id = fresh("gone")
+        const store = yield* EventStore
+        if (awake) {
+          yield* withClient(Effect.flatMap(RecountClient, (c) => c.dispatch(Slow, id, new Touch({ millis: 0 }))), { apiKey: key.key })
+        }
+        const before = awake ? 1 : 0
+        // The client gives up (its connection closes) while the aggregate is still deciding.
+        const gaveUp = yield* withClient(
+          Effect.flatMap(RecountClient, (c) => c.dispatch(Slow, id, new Touch({ millis: 600 }), { commandId: `touch-${id}` })).pipe(
+            Effect.timeout("150 millis"),
+            Effect.exit
+          ),
+          { apiKey: key.key, transport: "websocket" }
+        )
+        expect(gaveUp._tag).toBe("Failure")
+        expect(yield* store.streamVersion(`slow-${id}`, { tenant: "acme" })).toBe(before)
+        yield* Effect.sleep("1 second")
+        expect(yield* store.streamVersion(`slow-${id}`, { tenant: "acme" })).toBe(before + 1)
+        const retried = yield* withClient(
+          Effect.flatMap(RecountClient, (c) => c.dispatch(Slow, id, new Touch({ millis: 600 }), { commandId: `touch-${id}` })),
+          { apiKey: key.key }
+        )
+        expect(retried).toMatchObject({ streamVersion: before + 1, alreadyApplied: true })
+      }))
+  }
 })

@@ -19,7 +19,6 @@ import * as Duration from "effect/Duration"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Fiber from "effect/Fiber"
 import * as Schema from "effect/Schema"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
@@ -63,18 +62,10 @@ const encodeState = (aggregate: Aggregate.Any, state: unknown) =>
 
 /**
  * The API's operations, shared by the RPC protocol and the HTTP face. Each checks the caller's
- * role and tenant first; a command, once received, runs to the end even if the client goes away,
- * so a retry with its id finds the result.
+ * role and tenant first. A client that goes away mid-command interrupts only its wait: an
+ * instance's mailbox drops a command that has not started and runs a started one to its end
+ * (`CommandBus`), so a retry with its id finds the result.
  */
-/**
- * A command the server received runs to its end even when its caller goes away (a retry with the
- * same command id then gets its result), so it runs in a fiber of its own; only the caller's wait
- * is interrupted. Not `uninterruptible`: inside that, the command's own timeouts (the dispatch
- * timeout, the consistency wait) could never fire.
- */
-const detached = <A, E, R>(command: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.flatMap(Effect.forkDaemon(command), Fiber.join)
-
 export const operations = Effect.gen(function*() {
   const bus = yield* CommandBus
   const store = yield* EventStore
@@ -143,7 +134,7 @@ export const operations = Effect.gen(function*() {
               : Effect.fail(new AggregateUnavailable({ aggregate: p.aggregate, aggregateId: p.id, detail: String(e) }))
           })
         )
-      }).pipe(withCallerTrace(tracing.enabled, options?.headers), detached),
+      }).pipe(withCallerTrace(tracing.enabled, options?.headers)),
 
     GetState: (p) =>
       Effect.gen(function*() {
