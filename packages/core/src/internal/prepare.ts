@@ -233,5 +233,7 @@ export const prepareAppend = (
     }
     prepared[i] = event
   }
-  return Either.right({ ...stream.right, commandId, events: prepared })
+  // Fields by name: a spread here was most of this function's cost for a one-event append.
+  const { category, streamName: name, tenant: tenantName } = stream.right
+  return Either.right({ tenant: tenantName, streamName: name, category, commandId, events: prepared })
 }
