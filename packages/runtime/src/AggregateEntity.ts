@@ -97,8 +97,9 @@ export const layer = <A extends Aggregate.Any>(
           registry.value.set(key, local)
           yield* Effect.addFinalizer(() => Effect.sync(() => registry.value.get(key) === local && registry.value.delete(key)))
         }
+        // The cluster's reaper counts every reply as activity, a refusal too.
         const delivered = <X, E>(effect: Effect.Effect<X, E>) =>
-          Effect.zipLeft(effect, Effect.sync(() => {
+          Effect.ensuring(effect, Effect.sync(() => {
             local.directUntil = Date.now() + directWindow
           }))
         type Request = {
