@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto"
 import * as Aggregate from "@recount/core/Aggregate"
 import type { EventData } from "@recount/core/EventEnvelope"
 import { EventStore } from "@recount/core/EventStore"
@@ -199,77 +200,92 @@ export const make = <A extends Aggregate.Any>(aggregate: A, tenant: string, aggr
       }
     }
 
-    const execute = (commandId: string, command: Aggregate.CommandOf<A>, origin?: Origin): Effect.Effect<CommandResult, ExecuteError<A>> =>
-      Effect.gen(function*() {
-        if (!stale) resident.touch(key, dropState)
-        for (let attempt = 1; ; attempt++) {
-          if (stale) yield* reload
-          const decided = yield* Effect.either(aggregate.decide(state, command) as Effect.Effect<ReadonlyArray<Aggregate.EventOf<A>>, Aggregate.ErrorOf<A>>)
-          if (Either.isLeft(decided)) {
-            // A refusal must not come from a stale state (another writer appended behind this
-            // instance's back, as a twin can during a failover): check before refusing.
-            const current = yield* Effect.mapError(store.streamVersion(streamName, { tenant }), (e) => unavailable(e.message))
-            if (current !== version && attempt <= config.maxConflictRetries) {
-              stale = true
-              continue
-            }
-            // A retry of a command that was applied before can be refused by today's state; the
-            // first delivery's result is the answer.
-            const recorded = yield* Effect.mapError(store.findCommand(commandId, { tenant }), (e) => unavailable(e.message))
-            if (Option.isSome(recorded)) return yield* replay(commandId, recorded.value)
-            return yield* Effect.fail(decided.left)
+    const markStale = Effect.sync(() => {
+      stale = true
+    })
+    const conflict = (attempts: number) => new CommandConflict({ aggregate: aggregate.name, aggregateId, attempts })
+
+    // The command path is written as a chain of steps rather than `Effect.gen`: it runs for every
+    // command, and each generator step and `Either` wrapper showed in its profile.
+    const execute = (commandId: string, command: Aggregate.CommandOf<A>, origin?: Origin): Effect.Effect<CommandResult, ExecuteError<A>> => {
+      const attempt = (n: number): Effect.Effect<CommandResult, ExecuteError<A>> =>
+        stale ? Effect.flatMap(reload, () => decideAndWrite(n)) : decideAndWrite(n)
+
+      const decideAndWrite = (n: number): Effect.Effect<CommandResult, ExecuteError<A>> =>
+        Effect.matchEffect(aggregate.decide(state, command) as Effect.Effect<ReadonlyArray<Aggregate.EventOf<A>>, Aggregate.ErrorOf<A>>, {
+          onFailure: (refusal) => refused(n, refusal),
+          onSuccess: (events) => write(n, events)
+        })
+
+      // A refusal must not come from a stale state (another writer appended behind this
+      // instance's back, as a twin can during a failover): check before refusing. A retry of a
+      // command that was applied before can be refused by today's state; the first delivery's
+      // result is the answer.
+      const refused = (n: number, refusal: Aggregate.ErrorOf<A>): Effect.Effect<CommandResult, ExecuteError<A>> =>
+        Effect.flatMap(Effect.mapError(store.streamVersion(streamName, { tenant }), (e) => unavailable(e.message)), (current) => {
+          if (current !== version && n <= config.maxConflictRetries) {
+            stale = true
+            return attempt(n + 1)
           }
-          const events = decided.right
-          const data: Array<EventData> = []
-          // The command caused the events; its trace, when it has one, ties them to the caller's.
-          const metadata = origin?.span ? Tracing.metadata(origin.span) : undefined
-          const correlationId = origin?.correlationId ?? commandId
-          for (const event of events) {
-            const encoded = aggregate.events.encodeEither(event)
-            if (Either.isLeft(encoded)) return yield* new InvalidCommand({ aggregate: aggregate.name, detail: encoded.left.message })
-            data.push({ ...encoded.right, eventId: globalThis.crypto.randomUUID(), metadata, correlationId, causationId: commandId })
-          }
-          const before = version
-          // Once the append is sent, the state must follow it: no interruption in between.
-          const outcome = yield* Effect.uninterruptible(Effect.gen(function*() {
-            const appended = yield* Effect.either(
-              store.append(streamName, data, { expectedVersion: ExpectedVersion.exact(before), tenant, commandId })
-            )
-            if (Either.isLeft(appended)) {
-              stale = true
-              return appended
-            }
-            if (appended.right.alreadyApplied) {
+          return Effect.flatMap(
+            Effect.mapError(store.findCommand(commandId, { tenant }), (e) => unavailable(e.message)),
+            (recorded): Effect.Effect<CommandResult, ExecuteError<A>> => Option.isSome(recorded) ? replay(commandId, recorded.value) : Effect.fail(refusal)
+          )
+        })
+
+      const write = (n: number, events: ReadonlyArray<Aggregate.EventOf<A>>): Effect.Effect<CommandResult, ExecuteError<A>> => {
+        const data: Array<EventData> = []
+        // The command caused the events; its trace, when it has one, ties them to the caller's.
+        const metadata = origin?.span ? Tracing.metadata(origin.span) : undefined
+        const correlationId = origin?.correlationId ?? commandId
+        for (const event of events) {
+          const encoded = aggregate.events.encodeEither(event)
+          if (Either.isLeft(encoded)) return Effect.fail(new InvalidCommand({ aggregate: aggregate.name, detail: encoded.left.message }))
+          const e = encoded.right
+          data.push({ type: e.type, schemaVersion: e.schemaVersion, data: e.data, eventId: randomUUID(), metadata, correlationId, causationId: commandId })
+        }
+        const before = version
+        // Once the append is sent, the state must follow it: no interruption in between.
+        const appended = Effect.uninterruptible(Effect.map(
+          Effect.tapError(store.append(streamName, data, { expectedVersion: ExpectedVersion.exact(before), tenant, commandId }), () => markStale),
+          (result) => {
+            if (result.alreadyApplied) {
               // Applied by an earlier delivery, maybe on another node: what we hold may be behind.
               stale = true
-              return appended
+            } else {
+              state = Aggregate.fold(aggregate, events, state)
+              version = result.streamVersion
             }
-            state = Aggregate.fold(aggregate, events, state)
-            version = appended.right.streamVersion
-            return appended
-          }))
-          if (Either.isLeft(outcome)) {
-            const error = outcome.left
-            if (error._tag === "WrongExpectedVersion") {
-              if (attempt <= config.maxConflictRetries) continue
-              return yield* new CommandConflict({ aggregate: aggregate.name, aggregateId, attempts: attempt })
+            return result
+          }
+        ))
+        return Effect.matchEffect(appended, {
+          onFailure: (error): Effect.Effect<CommandResult, ExecuteError<A>> =>
+            error._tag === "WrongExpectedVersion"
+              ? n <= config.maxConflictRetries ? attempt(n + 1) : Effect.fail(conflict(n))
+              : Effect.fail(appendError(error)),
+          onSuccess: (result) => {
+            if (result.alreadyApplied) return replay(commandId, result)
+            const reply: CommandResult = {
+              aggregate: aggregate.name,
+              aggregateId,
+              commandId,
+              streamVersion: result.streamVersion,
+              globalPosition: result.globalPosition,
+              events: data.map((e, i): DecidedEvent => ({ eventId: e.eventId!, type: e.type, streamVersion: result.firstVersion + i, data: e.data })),
+              alreadyApplied: false
             }
-            return yield* Effect.fail(appendError(error))
+            const snapshot = takeSnapshot(before, result.streamVersion)
+            return snapshot === Effect.void ? Effect.succeed(reply) : Effect.as(snapshot, reply)
           }
-          const result = outcome.right
-          if (result.alreadyApplied) return yield* replay(commandId, result)
-          yield* takeSnapshot(before, result.streamVersion)
-          return {
-            aggregate: aggregate.name,
-            aggregateId,
-            commandId,
-            streamVersion: result.streamVersion,
-            globalPosition: result.globalPosition,
-            events: data.map((e, i): DecidedEvent => ({ eventId: e.eventId!, type: e.type, streamVersion: result.firstVersion + i, data: e.data })),
-            alreadyApplied: false
-          }
-        }
+        })
+      }
+
+      return Effect.suspend(() => {
+        if (!stale) resident.touch(key, dropState)
+        return attempt(1)
       })
+    }
 
     const view: Effect.Effect<StateView, AggregateUnavailable> = Effect.suspend(() =>
       Effect.zipRight(stale ? reload : Effect.void, Effect.sync(() => ({ version, state })))

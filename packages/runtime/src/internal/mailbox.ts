@@ -64,6 +64,9 @@ export const make = <Closed>(closed: () => Closed, options?: { readonly idleMill
             clearTimeout(timer)
             resume(Effect.succeed(true))
           }
+          // An idle mailbox must not keep the process alive, nor its timer outlive the instance.
+          timer.unref()
+          return Effect.sync(() => clearTimeout(timer))
         })
       }
       if (job.state !== "queued") return Effect.succeed(true)
@@ -119,6 +122,7 @@ export const make = <Closed>(closed: () => Closed, options?: { readonly idleMill
             if (job.state === "queued") job.state = "dropped"
             resume(Effect.fail(deadline.onTimeout()))
           }, deadline.millis)
+          timer.unref()
         }
         return Effect.sync(() => {
           finished = true
