@@ -74,6 +74,15 @@ export const whileShardHeld = <A, E, R>(activity: Effect.Effect<A, E, R>): Effec
       const handedOver = Effect.zipRight(lost, Effect.fiberIdWith((id) => Effect.failCause(Cause.interrupt(id))))
       // Both sides interruptible: a race's loser inherits the caller's uninterruptibility, and
       // the race waits for its loser.
-      return Effect.raceFirst(Effect.interruptible(activity), Effect.interruptible(handedOver))
+      const raced = Effect.raceFirst(Effect.interruptible(activity), Effect.interruptible(handedOver))
+      // Why a saga compensates, for the operator (and for a compensation that should not run).
+      return compensating && state.exit !== undefined && Exit.isFailure(state.exit)
+        ? Effect.zipRight(
+          Effect.logInfo(`compensating: the run ended with ${Cause.pretty(state.exit.cause)}`).pipe(
+            Effect.annotateLogs({ workflow: instance.workflow.name, executionId: instance.executionId })
+          ),
+          raced
+        )
+        : raced
     }
   )
