@@ -71,18 +71,31 @@ export const guard = <E, R>(drain: Drain, app: Effect.Effect<HttpServerResponse.
 /**
  * The RPC handlers, with each `Dispatch` tracked; while draining, a new one fails with
  * `AggregateUnavailable`, which clients retry with the same command id.
+ *
+ * The handlers are registered with an empty context. The RPC library keeps the context a group's
+ * handlers were built in and merges it into every request's context three times (decoding the
+ * payload, running the handler, encoding the reply), copying it each time; built in the node's
+ * context, that was about 30 services per copy, all of which the request's own context (the HTTP
+ * server's) already has. The handlers take their services when they are built and need nothing
+ * from their context but `Principal`, which the `Authentication` middleware provides per call:
+ * `toHandlersContext` below would ask for anything else in its type.
  */
-export const handlers = RecountApi.toLayer(Effect.gen(function*() {
+export const handlers = Layer.scopedContext(Effect.gen(function*() {
   const ops = yield* Handlers.operations
   const drain = yield* CurrentDrain
-  return {
+  const built = RecountApi.toHandlersContext({
     ...ops,
     Dispatch: (payload, options) =>
       drain.draining()
         ? Effect.fail(new AggregateUnavailable({ aggregate: payload.aggregate, aggregateId: payload.id, detail: "this node is shutting down; retry with the same command id" }))
         : drain.track(ops.Dispatch(payload, options))
-  }
+  })
+  return yield* inEmptyContext(built)
 }))
+
+/** Runs an effect that needs nothing in an empty context (its type says it needs nothing). */
+const inEmptyContext = <A, E>(effect: Effect.Effect<A, E, never>): Effect.Effect<A, E> =>
+  Effect.mapInputContext(effect, (_: Context.Context<never>) => Context.empty())
 
 /** Closes nothing itself: when its scope closes (first, being built last) it drains. */
 export const stopping = (drain: Drain) =>
