@@ -178,25 +178,32 @@ const readErrors = Schema.Union(InvalidCommand, AggregateUnavailable, CommandTim
 // The RPCs ---------------------------------------------------------------------------------------
 
 /**
+ * A payload schema without a constructor. The RPC client checks a payload with its schema's
+ * constructor, when it has one (a `Struct`), and then again when it encodes it; for the calls a
+ * client makes most, the encoding's check is enough. Same type, same wire form.
+ */
+const withoutConstructor = <A, I>(schema: Schema.Schema<A, I>): Schema.Schema<A, I> => Schema.make(schema.ast)
+
+/**
  * Dispatches a command, given as JSON with its `_tag`, to an aggregate. Retries must reuse the
  * command id. Once the server has the command, a client that disconnects does not interrupt it.
  *
  * @since 0.1.0
  */
 export const Dispatch = Rpc.make("Dispatch", {
-  payload: {
+  payload: withoutConstructor(Schema.Struct({
     ...target,
     command: Schema.Unknown,
     commandId: Schema.optional(Schema.String),
     consistency: Schema.optional(Consistency),
     timeoutMillis: Schema.optional(Schema.Number)
-  },
+  })),
   success: DispatchResult,
   error: commandErrors
 })
 
 /** The live aggregate's state (its snapshot encoding when it has one). */
-export const GetState = Rpc.make("GetState", { payload: target, success: StateView, error: readErrors })
+export const GetState = Rpc.make("GetState", { payload: withoutConstructor(Schema.Struct(target)), success: StateView, error: readErrors })
 
 /** The state as of a stream version or a time, folded from the store; never the live instance. */
 export const StateAt = Rpc.make("StateAt", {

@@ -23,6 +23,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
@@ -105,56 +106,71 @@ export interface Options {
   readonly serialization?: "json" | "msgpack" | undefined
 }
 
+const optionsFor = (headers: Record<string, string> | undefined) => headers === undefined ? undefined : { headers }
+
 const make = Effect.gen(function*() {
   // No span per message on the client either: see RecountServer.
   const rpc = yield* RpcClient.make(RecountApi, { disableTracing: true })
   const tracing = yield* Tracing.Tracing
 
   // The caller's trace goes along as a `traceparent` header: the node continues it.
-  const withTrace = <A, E, R>(correlationId: string | undefined, call: (headers: Record<string, string> | undefined) => Effect.Effect<A, E, R>) =>
-    Effect.flatMap(Effect.serviceOption(Tracer.ParentSpan), (span) => {
-      if (span._tag === "None" && correlationId === undefined) return call(undefined)
-      const headers: Record<string, string> = {}
-      if (span._tag === "Some") headers.traceparent = Tracing.traceparent(span.value)
-      if (correlationId !== undefined) headers["recount-correlation-id"] = correlationId // read by the node's Dispatch handler
-      return call(headers)
-    })
+  const headersFor = (span: Option.Option<Tracer.AnySpan>, correlationId: string | undefined): Record<string, string> | undefined => {
+    if (span._tag === "None" && correlationId === undefined) return undefined
+    const headers: Record<string, string> = {}
+    if (span._tag === "Some") headers.traceparent = Tracing.traceparent(span.value)
+    if (correlationId !== undefined) headers["recount-correlation-id"] = correlationId // read by the node's Dispatch handler
+    return headers
+  }
 
-  const dispatch: RecountClientService["dispatch"] = (aggregate, id, command, options) =>
-    Effect.gen(function*() {
-      // Synchronous encoding first: it builds no Effect per call; a schema with asynchronous
-      // transformations falls back to the effectful encoder.
-      const sync = Schema.encodeUnknownEither(aggregate.commands)(command)
-      const encoded = sync._tag === "Right" ? sync.right : yield* Schema.encodeUnknown(aggregate.commands)(command).pipe(Effect.orDie)
-      const consistency = options?.consistency === undefined || typeof options.consistency === "string"
-        ? options?.consistency
-        : {
-          projections: options.consistency.projections,
-          timeoutMillis: options.consistency.timeout === undefined ? undefined : Duration.toMillis(Duration.decode(options.consistency.timeout))
-        }
-      const commandId = options?.commandId ?? globalThis.crypto.randomUUID()
-      const payload = {
-        aggregate: aggregate.name,
-        id,
-        command: encoded,
-        commandId,
-        tenant: options?.tenant,
-        consistency,
-        timeoutMillis: options?.timeout === undefined ? undefined : Duration.toMillis(Duration.decode(options.timeout))
+  const send = <A extends Aggregate.Any>(
+    aggregate: A,
+    id: string,
+    command: Aggregate.CommandOf<A>,
+    encoded: unknown,
+    options: DispatchOptions | undefined,
+    span: Option.Option<Tracer.AnySpan>
+  ) => {
+    const consistency = options?.consistency === undefined || typeof options.consistency === "string"
+      ? options?.consistency
+      : {
+        projections: options.consistency.projections,
+        timeoutMillis: options.consistency.timeout === undefined ? undefined : Duration.toMillis(Duration.decode(options.consistency.timeout))
       }
-      const sent = withTrace(options?.correlationId, (headers) => rpc.Dispatch(payload, headers === undefined ? undefined : { headers }))
-      return yield* (tracing.enabled
-        ? Effect.withSpan(sent, "recount.client.dispatch", {
-          kind: "client",
-          attributes: Tracing.commandAttributes({ aggregate: aggregate.name, aggregateId: id, command, commandId })
-        })
-        : sent).pipe(
-        Effect.catchTag("DomainError", (e) =>
-          Effect.flatMap(
-            Schema.decodeUnknown(aggregate.errors)(e.error).pipe(Effect.orElseSucceed(() => e)),
-            (error) => Effect.fail(error as Aggregate.ErrorOf<typeof aggregate>)
-          ))
+    const commandId = options?.commandId ?? globalThis.crypto.randomUUID()
+    const payload = {
+      aggregate: aggregate.name,
+      id,
+      command: encoded,
+      commandId,
+      tenant: options?.tenant,
+      consistency,
+      timeoutMillis: options?.timeout === undefined ? undefined : Duration.toMillis(Duration.decode(options.timeout))
+    }
+    const sent = tracing.enabled
+      ? Effect.withSpan(
+        // Under its own span, whose context is the one the node continues.
+        Effect.flatMap(Effect.serviceOption(Tracer.ParentSpan), (inner) => rpc.Dispatch(payload, optionsFor(headersFor(inner, options?.correlationId)))),
+        "recount.client.dispatch",
+        { kind: "client", attributes: Tracing.commandAttributes({ aggregate: aggregate.name, aggregateId: id, command, commandId }) }
       )
+      : rpc.Dispatch(payload, optionsFor(headersFor(span, options?.correlationId)))
+    return Effect.catchTag(sent, "DomainError", (e) =>
+      Effect.flatMap(
+        Schema.decodeUnknown(aggregate.errors)(e.error).pipe(Effect.orElseSucceed(() => e)),
+        (error) => Effect.fail(error as Aggregate.ErrorOf<typeof aggregate>)
+      ))
+  }
+
+  // One step per call before the library's: the encoding is synchronous when the schema allows
+  // (an effectful encoder only for asynchronous transformations) and the caller's span is read
+  // from the fiber's context directly.
+  const dispatch: RecountClientService["dispatch"] = (aggregate, id, command, options) =>
+    Effect.withFiberRuntime((fiber) => {
+      const span = Context.getOption(fiber.currentContext, Tracer.ParentSpan)
+      const sync = Schema.encodeUnknownEither(aggregate.commands)(command)
+      return sync._tag === "Right"
+        ? send(aggregate, id, command, sync.right, options, span)
+        : Effect.flatMap(Schema.encodeUnknown(aggregate.commands)(command).pipe(Effect.orDie), (encoded) => send(aggregate, id, command, encoded, options, span))
     })
 
   const subscribe: RecountClientService["subscribe"] = (options) =>

@@ -18,9 +18,12 @@ import { Headers, HttpLayerRouter, HttpServer, HttpServerRequest, HttpServerResp
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import { NodeHttpServer } from "@effect/platform-node"
 import { RpcSerialization, RpcServer } from "@effect/rpc"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
+import * as Tracer from "effect/Tracer"
 import { createServer } from "node:http"
 import type * as Net from "node:net"
 import { ApiConfig } from "./ApiConfig.js"
@@ -106,6 +109,22 @@ const asJsonFace = <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerRespon
 }
 
 /**
+ * What a WebSocket RPC connection keeps of the server's context: its request, its scope and its
+ * span, which is all the RPC library's socket route asks for. The rest (the node's services, about
+ * 30) would be copied with no use on every message: the library builds each call's context from
+ * the connection's (a merge when the call starts, one around decoding its payload and one around
+ * encoding its reply, and a copy for `Principal`), and the handlers took the node's services
+ * when they were built (`Drain.handlers`).
+ */
+const connectionServices = Context.pick(HttpServerRequest.HttpServerRequest, Scope.Scope, Tracer.ParentSpan)
+
+const asRpcConnection = <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
+  // The router erased what its routes need; the WebSocket routes need `connectionServices` only.
+  Effect.mapInputContext(app, (context: Context.Context<R>) => connectionServices(context) as Context.Context<R>)
+
+const rpcSocketPaths = new Set(["/rpc", "/rpc/msgpack"])
+
+/**
  * An HTTP server whose upgraded (WebSocket) connections send the replies of one event-loop turn
  * in one write: one `writev` per reply was the WebSocket face's largest cost (see
  * internal/coalesceWrites.ts).
@@ -130,6 +149,7 @@ export const layer = Layer.unwrapEffect(Effect.map(Effect.zip(ApiConfig, Drain.m
     disableListenLog: true,
     middleware: (app) =>
       Drain.guard(drain, Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+        request.headers["upgrade"] !== undefined && rpcSocketPaths.has(request.url) ? asRpcConnection(app) :
         // Refused before reading: past the limit the platform drops the connection mid-upload,
         // and a client would see a reset instead of an answer.
         Number(request.headers["content-length"] ?? 0) > config.maxBodyBytes

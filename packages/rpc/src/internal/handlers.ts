@@ -110,14 +110,14 @@ export const operations = Effect.gen(function*() {
     })
 
   return {
+    // Every call takes this path: steps rather than a generator.
     Dispatch: (p, options?: { readonly headers: Headers.Headers }) =>
-      Effect.gen(function*() {
-        const tenant = yield* tenantFor(yield* Principal, p.tenant, "write", "dispatch commands")
+      Effect.flatMap(Effect.flatMap(Principal, (principal) => tenantFor(principal, p.tenant, "write", "dispatch commands")), (tenant) => {
         const aggregate = bus.aggregates.get(p.aggregate)
         const consistency = p.consistency === undefined || typeof p.consistency === "string"
           ? p.consistency
           : { projections: p.consistency.projections, timeout: p.consistency.timeoutMillis ?? undefined }
-        return yield* bus.dispatchUnknown(p.aggregate, p.id, p.command, {
+        return bus.dispatchUnknown(p.aggregate, p.id, p.command, {
           tenant,
           commandId: p.commandId,
           correlationId: options?.headers[correlationIdHeader],
