@@ -123,14 +123,16 @@ export const make = (options?: { readonly bootstrapKey?: Redacted.Redacted<strin
         }
       )
 
-    const authenticate: ApiKeysService["authenticate"] = (key) => {
-      if (key === undefined || key === "") return unauthorized("no API key; send Authorization: Bearer <key>")
-      if (bootstrap !== undefined && sameText(key, bootstrap)) return Effect.succeed(bootstrapPrincipal)
-      const parsed = parse(key)
-      if (!parsed) return unauthorized("malformed API key")
-      const cached = cache.get(parsed.id)
-      return cached !== undefined && cached.until > Date.now() ? check(cached, parsed.secret) : read(parsed.id, parsed.secret)
-    }
+    // Suspended: the check happens each time the effect runs, not when it is made.
+    const authenticate: ApiKeysService["authenticate"] = (key) =>
+      Effect.suspend(() => {
+        if (key === undefined || key === "") return unauthorized("no API key; send Authorization: Bearer <key>")
+        if (bootstrap !== undefined && sameText(key, bootstrap)) return Effect.succeed(bootstrapPrincipal)
+        const parsed = parse(key)
+        if (!parsed) return unauthorized("malformed API key")
+        const cached = cache.get(parsed.id)
+        return cached !== undefined && cached.until > Date.now() ? check(cached, parsed.secret) : read(parsed.id, parsed.secret)
+      })
 
     return ApiKeys.of({
       authenticate,

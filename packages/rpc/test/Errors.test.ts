@@ -11,6 +11,7 @@ import * as RecountServer from "../src/RecountServer.js"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { bootstrapKey, createKey, layerNode, Slow, Touch, withClient } from "./support/server.js"
 import { fresh } from "@recount/testing/TestIds"
+import { eventually } from "@recount/testing/Eventually"
 
 
 const http = (path: string, init: { readonly method?: string; readonly key?: string | undefined; readonly body?: string; readonly headers?: Record<string, string> } = {}) =>
@@ -161,6 +162,32 @@ layer(layerNode({ maxSubscriptionsPerConnection: 2, maxBodyBytes: 64 * 1024, max
       })
       const store = yield* EventStore
       expect(yield* store.streamVersion(`account-${id}`, { tenant: "acme" })).toBe(0)
+    }))
+
+  it.scoped("a key's id with another secret is refused, also right after the key was accepted (the checked secret is cached)", () =>
+    Effect.gen(function*() {
+      const keys = yield* ApiKeys.ApiKeys
+      const key = yield* createKey("acme", "write")
+      expect(yield* keys.authenticate(key.key)).toMatchObject({ keyId: key.id, tenant: "acme", role: "write" })
+      // Same id, same length, last character changed.
+      const last = key.key.at(-1) === "A" ? "B" : "A"
+      const forged = `${key.key.slice(0, -1)}${last}`
+      expect(yield* Effect.flip(keys.authenticate(forged))).toMatchObject({ _tag: "Unauthorized", reason: "unknown API key" })
+      expect(yield* keys.authenticate(key.key)).toMatchObject({ keyId: key.id })
+      expect(yield* Effect.flip(keys.authenticate(forged))).toMatchObject({ _tag: "Unauthorized", reason: "unknown API key" })
+    }))
+
+  it.scoped("a key revoked behind this node's back (another node) is refused once its cached row lapses", () =>
+    Effect.gen(function*() {
+      const keys = yield* ApiKeys.ApiKeys
+      const sql = yield* PgClient.PgClient
+      const key = yield* createKey("acme", "write")
+      // One effect, run again and again: each run checks the key anew.
+      const authenticate = keys.authenticate(key.key)
+      expect(yield* authenticate).toMatchObject({ keyId: key.id })
+      yield* sql`UPDATE recount_api_keys SET revoked_at = now() WHERE id = ${key.id}`
+      const refused = yield* eventually(Effect.either(authenticate), (r) => r._tag === "Left", 10_000)
+      expect(refused).toMatchObject({ _tag: "Left", left: { _tag: "Unauthorized", reason: "the API key is revoked" } })
     }))
 
   it.scoped("a revoked key is refused on the next message of an open WebSocket", () =>
