@@ -239,8 +239,9 @@ const protocol = (options: Options) => {
  */
 export const layer = (options: Options): Layer.Layer<RecountClient> => {
   const key = typeof options.apiKey === "string" ? options.apiKey : Redacted.value(options.apiKey)
+  const bearer = `Bearer ${key}`
   const auth = RpcMiddleware.layerClient(Authentication, ({ request }) =>
-    Effect.succeed({ ...request, headers: Headers.set(request.headers, "authorization", `Bearer ${key}`) }))
+    Effect.succeed({ ...request, headers: Headers.set(request.headers, "authorization", bearer) }))
   return Layer.scoped(RecountClient, make).pipe(Layer.provide([protocol(options), auth]))
 }
 

@@ -32,10 +32,17 @@ export const make = Effect.sync((): Drain => {
   let inFlight = 0
   let draining = false
   let server: Server | undefined
+  const release = Effect.sync(() => {
+    inFlight--
+  })
   return {
     draining: () => draining,
+    // Counted and uncounted in one uninterruptible step each side (every command passes here).
     track: (effect) =>
-      Effect.acquireUseRelease(Effect.sync(() => inFlight++), () => effect, () => Effect.sync(() => inFlight--)),
+      Effect.uninterruptibleMask((restore) => {
+        inFlight++
+        return Effect.ensuring(restore(effect), release)
+      }),
     server: (s) => (server = s),
     drain: (timeout) =>
       Effect.gen(function*() {
