@@ -43,6 +43,10 @@ const unavailable = (operation: string) => (e: QueryError) => new StoreUnavailab
 
 const noOptions = {}
 
+/** Log order: by transaction id, then position. */
+const isBefore = (a: RecordedEvent, b: RecordedEvent): boolean =>
+  a.transactionId < b.transactionId || (a.transactionId === b.transactionId && a.globalPosition < b.globalPosition)
+
 /**
  * Builds the store on the `PgPool` (appends and reads) and the `PgClient` on it (LISTEN) in
  * context. Run the migrations first (`Migrations.run`).
@@ -246,11 +250,26 @@ export const make = Effect.gen(function*() {
           ORDER BY recount_events.transaction_id DESC, recount_events.global_position DESC LIMIT 1)`,
         params
       ).pipe(Effect.mapError(unavailable("readAll")))
-      const events = rows.filter((r) => !r.head).map(toRecordedEvent)
-        .sort((a, b) => Checkpoint.compare(Checkpoint.of(a), Checkpoint.of(b)))
-      const head = rows.find((r) => r.head)
+      // One pass: the page's rows, the head row apart. A UNION ALL's order is not promised, so the
+      // page is checked to be in log order and sorted only if not (never seen); comparing the
+      // fields in place instead of through a Checkpoint per side spares two objects a comparison.
+      const events: Array<RecordedEvent> = []
+      let head: EventRow | undefined
+      let ordered = true
+      for (let i = 0; i < rows.length; i++) {
+        const row = rows[i]!
+        if (row.head) {
+          head = row
+          continue
+        }
+        const event = toRecordedEvent(row)
+        const previous = events.length > 0 ? events[events.length - 1]! : undefined
+        if (previous !== undefined && !isBefore(previous, event)) ordered = false
+        events.push(event)
+      }
+      if (!ordered) events.sort((a, b) => isBefore(a, b) ? -1 : isBefore(b, a) ? 1 : 0)
       const last = events.length > 0 ? Checkpoint.of(events[events.length - 1]!) : after
-      const checkpoint = events.length < batchSize && head ? Checkpoint.of(toRecordedEvent(head)) : last
+      const checkpoint = events.length < batchSize && head ? Checkpoint.make(BigInt(head.transaction_id), BigInt(head.global_position)) : last
       return { events, checkpoint }
     })
 

@@ -106,6 +106,27 @@ export const make = (projections: ReadonlyArray<Projection.Any>) =>
     const progress = Kit.makeWakeup()
     const lease = yield* leaseTimeoutConfig
 
+    // What this process's runners report, so that `waitFor` need not ask the database while they
+    // hold the lease: each commit's live checkpoint (a fact that stays true), and whether the lease
+    // is held here. A report without a checkpoint (a swap, a strict stop) sends the next check to
+    // the database.
+    const here = new Map<string, { leased: boolean; committed: Checkpoint.Checkpoint | undefined }>()
+    let unknownProgress = 0
+    const reportOf = (name: string): Pick<Projector.RunnerOptions, "onProgress" | "onLease"> => {
+      const state = { leased: false, committed: undefined as Checkpoint.Checkpoint | undefined }
+      here.set(name, state)
+      return {
+        onProgress: (live) => {
+          if (live === undefined) unknownProgress++
+          else if (state.committed === undefined || Checkpoint.compare(live, state.committed) > 0) state.committed = live
+          progress.signal()
+        },
+        onLease: (held) => {
+          state.leased = held
+        }
+      }
+    }
+
     const known = (names: ReadonlyArray<string> | undefined) =>
       Effect.forEach(names ?? [...byName.keys()], (name) => {
         const projection = byName.get(name)
@@ -204,22 +225,40 @@ export const make = (projections: ReadonlyArray<Projection.Any>) =>
           }
         }
         let lagging = [...targets.keys()]
+        const passedHere = (name: string) => {
+          const committed = here.get(name)?.committed
+          return committed !== undefined && Checkpoint.compare(committed, targets.get(name)!) >= 0
+        }
+        // The first check always reads the rows: a runner elsewhere may have passed the events
+        // before this node's took over.
+        let lastRead: number | undefined
+        let readAtUnknown = unknownProgress
         while (lagging.length > 0) {
           const seen = progress.count()
-          const rows = yield* Rows.load(lagging)
-          lagging = lagging.filter((name) => {
-            const row = rows.get(name)
-            return !row || Checkpoint.compare(row.checkpoint, targets.get(name)!) < 0
-          })
+          lagging = lagging.filter((name) => !passedHere(name))
+          if (lagging.length === 0) break
+          // Runners of this process report every commit: while they hold the leases, the rows are
+          // read once a second (a lost lease, a report without a checkpoint) instead of polled.
+          const allHere = lagging.every((name) => here.get(name)?.leased === true)
+          if (!allHere || lastRead === undefined || readAtUnknown !== unknownProgress || Date.now() - lastRead >= 1000) {
+            lastRead = Date.now()
+            readAtUnknown = unknownProgress
+            const rows = yield* Rows.load(lagging)
+            lagging = lagging.filter((name) => {
+              const row = rows.get(name)
+              return !row || Checkpoint.compare(row.checkpoint, targets.get(name)!) < 0
+            })
+          }
           const left = deadline - Date.now()
           if (lagging.length === 0 || left <= 0) break
           // Runners on this node signal at once; elsewhere, a short poll.
-          yield* progress.awaitChange(seen, Duration.millis(Math.min(left, 20)))
+          yield* progress.awaitChange(seen, Duration.millis(Math.min(left, allHere ? 1000 : 20)))
         }
         return { caughtUp: lagging.length === 0, lagging, waitedMillis: Date.now() - started }
       }).pipe(Effect.catchTag("SqlError", (e) => Effect.fail(unavailable(e))), withSql)
 
     return {
+      reportOf,
       service: Projections.of({
         projections: byName,
         status,
@@ -290,14 +329,13 @@ export const make = (projections: ReadonlyArray<Projection.Any>) =>
 export const layerControl = (projections: ReadonlyArray<Projection.Any>) =>
   Layer.effect(Projections, Effect.map(make(projections), (made) => made.service))
 
-const runnerOptions = (options: Options | undefined, progress: Kit.Wakeup) =>
+const runnerOptions = (options: Options | undefined) =>
   Effect.gen(function*() {
     const config = yield* EventStoreConfig
     return {
       owner: `${os.hostname()}/${globalThis.process.pid}/${globalThis.crypto.randomUUID()}`,
       leaseTimeout: Duration.decode(options?.leaseTimeout ?? (yield* leaseTimeoutConfig)),
       pollInterval: Duration.decode(options?.pollInterval ?? config.pollInterval),
-      onProgress: progress.signal
     }
   })
 
@@ -310,10 +348,12 @@ const runnerOptions = (options: Options | undefined, progress: Kit.Wakeup) =>
 export const layer = (projections: ReadonlyArray<Projection.Any>, options?: Options) =>
   Layer.unwrapEffect(Effect.gen(function*() {
     const made = yield* make(projections)
-    const runner = yield* runnerOptions(options, made.progress)
+    const runner = yield* runnerOptions(options)
     return Layer.mergeAll(
       Layer.succeed(Projections, made.service),
-      ...projections.map((projection) => SupervisedSingleton.make(`recount/projection/${projection.name}`, Projector.run(projection, runner)))
+      ...projections.map((projection) =>
+        SupervisedSingleton.make(`recount/projection/${projection.name}`, Projector.run(projection, { ...runner, ...made.reportOf(projection.name) }))
+      )
     )
   }))
 
@@ -326,7 +366,9 @@ export const layer = (projections: ReadonlyArray<Projection.Any>, options?: Opti
 export const layerLocal = (projections: ReadonlyArray<Projection.Any>, options?: Options) =>
   Layer.scoped(Projections, Effect.gen(function*() {
     const made = yield* make(projections)
-    const runner = yield* runnerOptions(options, made.progress)
-    yield* Effect.forEach(projections, (projection) => Effect.forkScoped(Projector.run(projection, runner)), { discard: true })
+    const runner = yield* runnerOptions(options)
+    yield* Effect.forEach(projections, (projection) => Effect.forkScoped(Projector.run(projection, { ...runner, ...made.reportOf(projection.name) })), {
+      discard: true
+    })
     return made.service
   }))

@@ -35,7 +35,8 @@ const start = (name: string, instance: string, hooks: ProjectorHooks["Type"] = {
     owner: instance,
     leaseTimeout: Duration.seconds(1),
     pollInterval: Duration.millis(100),
-    onProgress: () => {}
+    onProgress: () => {},
+    onLease: () => {}
   }).pipe(Effect.provideService(ProjectorHooks, hooks), Effect.forkScoped)
 
 const appendDeposits = (category: string, count: number) =>

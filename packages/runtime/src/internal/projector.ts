@@ -48,8 +48,13 @@ export interface RunnerOptions {
   readonly owner: string
   readonly leaseTimeout: Duration.Duration
   readonly pollInterval: Duration.Duration
-  /** Called after each commit that moved a checkpoint. */
-  readonly onProgress: () => void
+  /**
+   * Called after each commit that moved a checkpoint, with the live checkpoint it committed when
+   * that is known (`undefined` after a strict stop or a rebuild's swap).
+   */
+  readonly onProgress: (live: Checkpoint.Checkpoint | undefined) => void
+  /** Called when this instance takes the lease (`true`) and when it lets it go. */
+  readonly onLease: (held: boolean) => void
 }
 
 type Kind = "live" | "rebuild"
@@ -429,8 +434,7 @@ const runWith = (projection: Projection.Any, options: RunnerOptions, sql: SqlCli
                 const page = Effect.map(readAfter(next), (batch) => [batch, batch.events.length > 0 ? decode(batch.events) : undefined] as const)
                 prefetched = { after: next, fiber: yield* Effect.fork(page) }
               }
-              yield* applyFrom(epoch, "live", row.version, row.checkpoint, live.events, decoded)
-              options.onProgress()
+              options.onProgress(yield* applyFrom(epoch, "live", row.version, row.checkpoint, live.events, decoded))
               worked = true
               // A full batch that went through whole: more are likely, and the row is known.
               const last = Checkpoint.of(live.events[live.events.length - 1]!)
@@ -463,7 +467,7 @@ const runWith = (projection: Projection.Any, options: RunnerOptions, sql: SqlCli
             // A short batch means the rebuild is at the head: under a steady stream of appends
             // it is never empty, so do not wait for that.
             if (rebuilt && rebuild.events.length < projection.batchSize && (yield* trySwap(epoch, row, row.rebuildVersion, rebuilt))) {
-              options.onProgress()
+              options.onProgress(undefined)
             }
             worked = true
           }
@@ -496,7 +500,8 @@ const runWith = (projection: Projection.Any, options: RunnerOptions, sql: SqlCli
       const exit = yield* Effect.exit(Effect.uninterruptibleMask((restore) =>
         Effect.flatMap(restore(acquire), (epoch) => {
           preparedRebuild = undefined
-          return restore(loop(epoch)).pipe(Effect.ensuring(release(epoch)))
+          options.onLease(true)
+          return restore(loop(epoch)).pipe(Effect.ensuring(Effect.zipRight(Effect.sync(() => options.onLease(false)), release(epoch))))
         })
       ))
       if (exit._tag === "Success") continue
