@@ -120,13 +120,13 @@ export const make = <const S extends ReadonlyArray<EventSchema>>(
     const type = (event as { _tag?: unknown } | null)?._tag
     const entry = typeof type === "string" ? entries.get(type) : undefined
     if (!entry) return Either.left(new EventEncodeError({ eventType: String(type), detail: "the event type is not registered" }))
-    return Either.match(entry.encode(event), {
-      onLeft: (e) => Either.left(new EventEncodeError({ eventType: type as string, detail: ParseResult.TreeFormatter.formatErrorSync(e) })),
-      onRight: (encoded) => {
-        const { _tag, ...data } = encoded as Record<string, unknown>
-        return Either.right({ type: type as string, schemaVersion: entry.upcasters.length + 1, data })
-      }
-    })
+    // Per event on every command: no closures (tsx names each one).
+    const encoded = entry.encode(event)
+    if (Either.isLeft(encoded)) {
+      return Either.left(new EventEncodeError({ eventType: type as string, detail: ParseResult.TreeFormatter.formatErrorSync(encoded.left) }))
+    }
+    const { _tag, ...data } = encoded.right as Record<string, unknown>
+    return Either.right({ type: type as string, schemaVersion: entry.upcasters.length + 1, data })
   }
 
   const decodeEither = (event: StoredEvent): Either.Either<A, EventDecodeError> => {

@@ -112,6 +112,26 @@ const checkTarget = (aggregate: string, aggregateId: string, tenant: string) => 
   return Either.right(entityId(tenant, aggregateId))
 }
 
+/** `Effect.matchCauseEffect` with its handlers as arguments, so a caller's closures stay unnamed. */
+const matchCauseWith = <A, E, A2, E2, A3, E3>(
+  effect: Effect.Effect<A, E>,
+  onFailure: (cause: Cause.Cause<E>) => Effect.Effect<A2, E2>,
+  onSuccess: (a: A) => Effect.Effect<A3, E3>
+): Effect.Effect<A2 | A3, E2 | E3> => Effect.matchCauseEffect(effect, { onFailure, onSuccess })
+
+/** A command's deadline; a class, so that a dispatch makes no closure for it. */
+class CommandDeadline implements Mailbox.Deadline<CommandTimeout> {
+  constructor(
+    readonly aggregate: string,
+    readonly aggregateId: string,
+    readonly commandId: string,
+    readonly millis: number
+  ) {}
+  onTimeout() {
+    return new CommandTimeout({ aggregate: this.aggregate, aggregateId: this.aggregateId, commandId: this.commandId, timeoutMillis: this.millis })
+  }
+}
+
 /**
  * The cluster builds a client (a proxy and a shard hash) per call of `makeClient(id)`: keep the
  * ones of recently used ids, so a hot aggregate's commands skip it.
@@ -169,6 +189,8 @@ export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<Com
     // not have run, and a retry with the same command id is safe.
     // `send` gets the deadline when it can keep it itself (a direct hand-over), which is far
     // cheaper than timing it out from outside.
+    const unavailable = (aggregate: Aggregate.Any, aggregateId: string, e: unknown) =>
+      new AggregateUnavailable({ aggregate: aggregate.name, aggregateId, detail: describe(e) })
     const call = <A>(
       aggregate: Aggregate.Any,
       aggregateId: string,
@@ -177,30 +199,30 @@ export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<Com
       send: (deadline: Mailbox.Deadline<CommandTimeout>) => Effect.Effect<A, unknown> | undefined,
       viaCluster: () => Effect.Effect<A, unknown>
     ) => {
-      const millis = Duration.toMillis(Duration.decode(timeout ?? config.commandTimeout))
-      const onTimeout = () => new CommandTimeout({ aggregate: aggregate.name, aggregateId, commandId, timeoutMillis: millis })
-      const direct = send({ millis, onTimeout })
-      const effect = direct ?? withTimeout(viaCluster(), millis, onTimeout)
+      const deadline = new CommandDeadline(aggregate.name, aggregateId, commandId, Duration.toMillis(Duration.decode(timeout ?? config.commandTimeout)))
+      const effect = send(deadline) ?? withTimeout(viaCluster(), deadline.millis, () => deadline.onTimeout())
       const domainError = isDomainError.get(aggregate)!
-      const unavailable = (e: unknown) => new AggregateUnavailable({ aggregate: aggregate.name, aggregateId, detail: describe(e) })
-      return effect.pipe(
-        Effect.catchAll((e) =>
-          domainError(e) || (typeof e === "object" && e !== null && "_tag" in e && ours.has((e as { _tag: string })._tag))
+      // One handler for failures, defects and interruptions: a frame per kind cost more than the
+      // command's decide.
+      return Effect.catchAllCause(effect, (cause) => {
+        const failure = Cause.failureOrCause(cause)
+        if (Either.isLeft(failure)) {
+          const e = failure.left
+          return domainError(e) || (typeof e === "object" && e !== null && "_tag" in e && ours.has((e as { _tag: string })._tag))
             ? Effect.fail(e)
-            : Effect.fail(unavailable(e))
-        ),
-        Effect.catchAllDefect((defect) => Effect.fail(unavailable(defect))),
+            : Effect.fail(unavailable(aggregate, aggregateId, e))
+        }
+        const defect = Cause.dieOption(cause)
+        if (Option.isSome(defect)) return Effect.fail(unavailable(aggregate, aggregateId, defect.value))
         // A volatile reply can carry the runner's interruption of the handler: its entity server
         // closed while the command ran (its shard moved, its runner's shard locks lapsed). The
         // caller was not interrupted; the command may or may not have run. Only that interruption
         // (@effect/rpc's transient one): others, such as a workflow suspending its activity, keep
         // their meaning.
-        Effect.catchAllCause((cause) =>
-          Cause.isInterruptedOnly(cause) && [...Cause.interruptors(cause)].every((id) => HashSet.has(FiberId.ids(id), RpcServer.fiberIdTransientInterrupt.id))
-            ? Effect.fail(unavailable("interrupted on the runner"))
-            : Effect.failCause(cause)
-        )
-      )
+        return Cause.isInterruptedOnly(cause) && [...Cause.interruptors(cause)].every((id) => HashSet.has(FiberId.ids(id), RpcServer.fiberIdTransientInterrupt.id))
+          ? Effect.fail(unavailable(aggregate, aggregateId, "interrupted on the runner"))
+          : Effect.failCause(cause)
+      })
     }
 
     // What travels with the command to its entity: the correlation id, and, when this process
@@ -236,18 +258,19 @@ export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<Com
         const commandId = options?.commandId ?? globalThis.crypto.randomUUID()
         const started = performance.now()
         const metered = metrics.get(aggregate)
-        // A map and an error tap: an `onExit` cost several times more on the command path.
-        const measured = metered === undefined ? send(aggregate, aggregateId, command, commandId, options) : send(aggregate, aggregateId, command, commandId, options).pipe(
-          Effect.map((result) => {
+        const sent = send(aggregate, aggregateId, command, commandId, options)
+        // One frame for both outcomes: an `onExit`, or a map and an error tap, cost more.
+        const measured = metered === undefined ? sent : matchCauseWith(
+          sent,
+          (cause) => {
+            const failure = Cause.failureOption(cause)
+            metered.record(failure._tag === "Some" ? outcomeOf(failure.value) : "unavailable", started)
+            return Effect.failCause(cause)
+          },
+          (result) => {
             metered.record(result.alreadyApplied ? "already_applied" : "ok", started)
-            return result
-          }),
-          Effect.tapErrorCause((cause) =>
-            Effect.sync(() => {
-              const failure = Cause.failureOption(cause)
-              metered.record(failure._tag === "Some" ? outcomeOf(failure.value) : "unavailable", started)
-            })
-          )
+            return Effect.succeed(result)
+          }
         )
         return tracing.enabled
           ? Effect.withSpan(measured, "recount.command", {
@@ -260,60 +283,69 @@ export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<Com
           : measured
       })
 
-    const send = <A extends Aggregate.Any>(aggregate: A, aggregateId: string, command: Aggregate.CommandOf<A>, commandId: string, options: DispatchOptions | undefined) =>
-      Effect.gen(function*() {
-        const client = yield* clientFor(aggregate)
-        const id = yield* checkTarget(aggregate.name, aggregateId, options?.tenant ?? "default")
-        const idProblem = checkName(commandId, maxIdLength)
-        if (idProblem) return yield* new InvalidCommand({ aggregate: aggregate.name, detail: `command id ${idProblem}` })
-        const consistency = options?.consistency ?? "eventual"
-        if (consistency !== "eventual") {
-          if (Option.isNone(projections)) {
-            return yield* new InvalidCommand({ aggregate: aggregate.name, detail: "strong consistency needs projections, and none run with this command bus" })
-          }
-          // Checked before the command runs: a typo must not leave a committed command behind an error.
-          const known = projections.value.projections
-          const unknown = typeof consistency === "object" ? consistency.projections?.find((name) => !known.has(name)) : undefined
-          if (unknown !== undefined) return yield* new UnknownProjection({ projection: unknown, known: [...known.keys()] })
+    // Checks the target and the options, then sends; no generator: this runs for every command.
+    const send = <A extends Aggregate.Any>(
+      aggregate: A,
+      aggregateId: string,
+      command: Aggregate.CommandOf<A>,
+      commandId: string,
+      options: DispatchOptions | undefined
+    ): Effect.Effect<DispatchResult, Aggregate.ErrorOf<A> | DispatchError> => {
+      const client = clientFor(aggregate)
+      if (Either.isLeft(client)) return Effect.fail(client.left)
+      const tenant = options?.tenant ?? "default"
+      const id = checkTarget(aggregate.name, aggregateId, tenant)
+      if (Either.isLeft(id)) return Effect.fail(id.left)
+      const idProblem = checkName(commandId, maxIdLength)
+      if (idProblem) return Effect.fail(new InvalidCommand({ aggregate: aggregate.name, detail: `command id ${idProblem}` }))
+      const consistency = options?.consistency ?? "eventual"
+      if (consistency !== "eventual") {
+        if (Option.isNone(projections)) {
+          return Effect.fail(new InvalidCommand({ aggregate: aggregate.name, detail: "strong consistency needs projections, and none run with this command bus" }))
         }
-        const persisted = options?.delivery === "persisted"
-        const result: CommandResult = yield* (call(
-          aggregate,
-          aggregateId,
-          commandId,
-          options?.timeout,
-          (deadline) => {
-            const instance = persisted ? undefined : direct(aggregate, id)
-            return instance && Effect.withFiberRuntime<CommandResult, unknown>((fiber) =>
-              instance.execute(commandId, command, {
-                span: Option.getOrUndefined(Context.getOption(fiber.currentContext, Tracer.ParentSpan)),
-                correlationId: options?.correlationId
-              }, deadline)
-            )
-          },
-          () =>
-            Effect.withFiberRuntime<CommandResult, unknown>((fiber) =>
-              (persisted ? client(id).ExecutePersisted : client(id).Execute)(
-                { commandId, command },
-                originHeaders(fiber.currentContext, options?.correlationId)
-              ) as Effect.Effect<CommandResult, unknown>
-            )
-        ) as Effect.Effect<CommandResult, any>)
-        if (consistency === "eventual" || Option.isNone(projections)) return result
-        const wait = typeof consistency === "object" ? consistency : {}
+        // Checked before the command runs: a typo must not leave a committed command behind an error.
+        const known = projections.value.projections
+        const unknown = typeof consistency === "object" ? consistency.projections?.find((name) => !known.has(name)) : undefined
+        if (unknown !== undefined) return Effect.fail(new UnknownProjection({ projection: unknown, known: [...known.keys()] }))
+      }
+      const persisted = options?.delivery === "persisted"
+      const correlationId = options?.correlationId
+      const executed = call(
+        aggregate,
+        aggregateId,
+        commandId,
+        options?.timeout,
+        (deadline) => {
+          const instance = persisted ? undefined : direct(aggregate, id.right)
+          return instance && Effect.withFiberRuntime<CommandResult, unknown>((fiber) =>
+            instance.execute(commandId, command, {
+              span: Option.getOrUndefined(Context.getOption(fiber.currentContext, Tracer.ParentSpan)),
+              correlationId
+            }, deadline)
+          )
+        },
+        () =>
+          Effect.withFiberRuntime<CommandResult, unknown>((fiber) =>
+            (persisted ? client.right(id.right).ExecutePersisted : client.right(id.right).Execute)(
+              { commandId, command },
+              originHeaders(fiber.currentContext, correlationId)
+            ) as Effect.Effect<CommandResult, unknown>
+          )
+      ) as Effect.Effect<CommandResult, Aggregate.ErrorOf<A> | DispatchError>
+      if (consistency === "eventual" || Option.isNone(projections)) return executed
+      const wait = typeof consistency === "object" ? consistency : {}
+      return Effect.flatMap(executed, (result) => {
         const first = result.events[0]
-        if (!first) return { ...result, projections: { caughtUp: true, lagging: [], waitedMillis: 0 } }
-        const caughtUp = yield* projections.value.waitFor(
-          {
-            tenant: options?.tenant ?? "default",
-            streamName: Aggregate.streamName(aggregate, aggregateId),
-            firstVersion: first.streamVersion,
-            lastVersion: result.streamVersion
-          },
-          { projections: wait.projections, timeout: wait.timeout ?? defaultConsistencyTimeout }
+        if (!first) return Effect.succeed<DispatchResult>({ ...result, projections: { caughtUp: true, lagging: [], waitedMillis: 0 } })
+        return Effect.map(
+          projections.value.waitFor(
+            { tenant, streamName: Aggregate.streamName(aggregate, aggregateId), firstVersion: first.streamVersion, lastVersion: result.streamVersion },
+            { projections: wait.projections, timeout: wait.timeout ?? defaultConsistencyTimeout }
+          ),
+          (caughtUp): DispatchResult => ({ ...result, projections: caughtUp })
         )
-        return { ...result, projections: caughtUp } as DispatchResult
-      }) as Effect.Effect<DispatchResult, Aggregate.ErrorOf<A> | DispatchError>
+      })
+    }
 
     return CommandBus.of({
       aggregates: byName,

@@ -7,9 +7,11 @@ import type { RecordedEvent } from "@recount/core/EventEnvelope"
 import * as ExpectedVersion from "@recount/core/ExpectedVersion"
 import { SnapshotStore } from "@recount/core/SnapshotStore"
 import * as Tracing from "@recount/core/Tracing"
+import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
@@ -120,6 +122,20 @@ export interface Origin {
   readonly correlationId?: string | undefined
 }
 
+/** One command on its way through `execute`. */
+interface Run<A extends Aggregate.Any> {
+  readonly commandId: string
+  readonly command: Aggregate.CommandOf<A>
+  readonly origin: Origin | undefined
+}
+
+/** `Effect.matchEffect` with its handlers as arguments, so a caller's closures stay unnamed. */
+const matchWith = <A, E, A2, E2, A3, E3>(
+  effect: Effect.Effect<A, E>,
+  onFailure: (e: E) => Effect.Effect<A2, E2>,
+  onSuccess: (a: A) => Effect.Effect<A3, E3>
+): Effect.Effect<A2 | A3, E2 | E3> => Effect.matchEffect(effect, { onFailure, onSuccess })
+
 /** The in-memory aggregate instance behind one entity. Commands must not run concurrently. */
 export const make = <A extends Aggregate.Any>(aggregate: A, tenant: string, aggregateId: string) =>
   Effect.gen(function*() {
@@ -200,92 +216,108 @@ export const make = <A extends Aggregate.Any>(aggregate: A, tenant: string, aggr
       }
     }
 
-    const markStale = Effect.sync(() => {
-      stale = true
-    })
     const conflict = (attempts: number) => new CommandConflict({ aggregate: aggregate.name, aggregateId, attempts })
 
-    // The command path is written as a chain of steps rather than `Effect.gen`: it runs for every
-    // command, and each generator step and `Either` wrapper showed in its profile.
-    const execute = (commandId: string, command: Aggregate.CommandOf<A>, origin?: Origin): Effect.Effect<CommandResult, ExecuteError<A>> => {
-      const attempt = (n: number): Effect.Effect<CommandResult, ExecuteError<A>> =>
-        stale ? Effect.flatMap(reload, () => decideAndWrite(n)) : decideAndWrite(n)
+    // The command path is a chain of steps defined once per instance rather than `Effect.gen` or
+    // closures made per command: it runs for every command, and each generator step, `Either`
+    // wrapper and named closure showed in its profile (a named closure costs a `defineProperty`
+    // under tsx).
+    const attempt = (run: Run<A>, n: number): Effect.Effect<CommandResult, ExecuteError<A>> =>
+      stale ? Effect.flatMap(reload, () => decideAndWrite(run, n)) : decideAndWrite(run, n)
 
-      const decideAndWrite = (n: number): Effect.Effect<CommandResult, ExecuteError<A>> =>
-        Effect.matchEffect(aggregate.decide(state, command) as Effect.Effect<ReadonlyArray<Aggregate.EventOf<A>>, Aggregate.ErrorOf<A>>, {
-          onFailure: (refusal) => refused(n, refusal),
-          onSuccess: (events) => write(n, events)
-        })
-
-      // A refusal must not come from a stale state (another writer appended behind this
-      // instance's back, as a twin can during a failover): check before refusing. A retry of a
-      // command that was applied before can be refused by today's state; the first delivery's
-      // result is the answer.
-      const refused = (n: number, refusal: Aggregate.ErrorOf<A>): Effect.Effect<CommandResult, ExecuteError<A>> =>
-        Effect.flatMap(Effect.mapError(store.streamVersion(streamName, { tenant }), (e) => unavailable(e.message)), (current) => {
-          if (current !== version && n <= config.maxConflictRetries) {
-            stale = true
-            return attempt(n + 1)
-          }
-          return Effect.flatMap(
-            Effect.mapError(store.findCommand(commandId, { tenant }), (e) => unavailable(e.message)),
-            (recorded): Effect.Effect<CommandResult, ExecuteError<A>> => Option.isSome(recorded) ? replay(commandId, recorded.value) : Effect.fail(refusal)
-          )
-        })
-
-      const write = (n: number, events: ReadonlyArray<Aggregate.EventOf<A>>): Effect.Effect<CommandResult, ExecuteError<A>> => {
-        const data: Array<EventData> = []
-        // The command caused the events; its trace, when it has one, ties them to the caller's.
-        const metadata = origin?.span ? Tracing.metadata(origin.span) : undefined
-        const correlationId = origin?.correlationId ?? commandId
-        for (const event of events) {
-          const encoded = aggregate.events.encodeEither(event)
-          if (Either.isLeft(encoded)) return Effect.fail(new InvalidCommand({ aggregate: aggregate.name, detail: encoded.left.message }))
-          const e = encoded.right
-          data.push({ type: e.type, schemaVersion: e.schemaVersion, data: e.data, eventId: randomUUID(), metadata, correlationId, causationId: commandId })
-        }
-        const before = version
-        // Once the append is sent, the state must follow it: no interruption in between.
-        const appended = Effect.uninterruptible(Effect.map(
-          Effect.tapError(store.append(streamName, data, { expectedVersion: ExpectedVersion.exact(before), tenant, commandId }), () => markStale),
-          (result) => {
-            if (result.alreadyApplied) {
-              // Applied by an earlier delivery, maybe on another node: what we hold may be behind.
-              stale = true
-            } else {
-              state = Aggregate.fold(aggregate, events, state)
-              version = result.streamVersion
-            }
-            return result
-          }
-        ))
-        return Effect.matchEffect(appended, {
-          onFailure: (error): Effect.Effect<CommandResult, ExecuteError<A>> =>
-            error._tag === "WrongExpectedVersion"
-              ? n <= config.maxConflictRetries ? attempt(n + 1) : Effect.fail(conflict(n))
-              : Effect.fail(appendError(error)),
-          onSuccess: (result) => {
-            if (result.alreadyApplied) return replay(commandId, result)
-            const reply: CommandResult = {
-              aggregate: aggregate.name,
-              aggregateId,
-              commandId,
-              streamVersion: result.streamVersion,
-              globalPosition: result.globalPosition,
-              events: data.map((e, i): DecidedEvent => ({ eventId: e.eventId!, type: e.type, streamVersion: result.firstVersion + i, data: e.data })),
-              alreadyApplied: false
-            }
-            const snapshot = takeSnapshot(before, result.streamVersion)
-            return snapshot === Effect.void ? Effect.succeed(reply) : Effect.as(snapshot, reply)
-          }
-        })
+    const decideAndWrite = (run: Run<A>, n: number): Effect.Effect<CommandResult, ExecuteError<A>> => {
+      const decided = aggregate.decide(state, run.command) as Effect.Effect<ReadonlyArray<Aggregate.EventOf<A>>, Aggregate.ErrorOf<A>>
+      // Most deciders answer with `Effect.succeed` or `Effect.fail`, which are already exits:
+      // no need to run them.
+      if (Exit.isExit(decided)) {
+        const exit = decided as Exit.Exit<ReadonlyArray<Aggregate.EventOf<A>>, Aggregate.ErrorOf<A>>
+        if (Exit.isSuccess(exit)) return write(run, n, exit.value)
+        const failure = Cause.failureOrCause(exit.cause)
+        return Either.isLeft(failure) ? refused(run, n, failure.left) : Effect.failCause(failure.right)
       }
-
-      return Effect.suspend(() => {
-        if (!stale) resident.touch(key, dropState)
-        return attempt(1)
-      })
+      return matchWith(decided, (refusal) => refused(run, n, refusal), (events) => write(run, n, events))
     }
+
+    // A refusal must not come from a stale state (another writer appended behind this
+    // instance's back, as a twin can during a failover): check before refusing. A retry of a
+    // command that was applied before can be refused by today's state; the first delivery's
+    // result is the answer.
+    const refused = (run: Run<A>, n: number, refusal: Aggregate.ErrorOf<A>): Effect.Effect<CommandResult, ExecuteError<A>> =>
+      Effect.flatMap(Effect.mapError(store.streamVersion(streamName, { tenant }), (e) => unavailable(e.message)), (current) => {
+        if (current !== version && n <= config.maxConflictRetries) {
+          stale = true
+          return attempt(run, n + 1)
+        }
+        return Effect.flatMap(
+          Effect.mapError(store.findCommand(run.commandId, { tenant }), (e) => unavailable(e.message)),
+          (recorded): Effect.Effect<CommandResult, ExecuteError<A>> => Option.isSome(recorded) ? replay(run.commandId, recorded.value) : Effect.fail(refusal)
+        )
+      })
+
+    const write = (run: Run<A>, n: number, events: ReadonlyArray<Aggregate.EventOf<A>>): Effect.Effect<CommandResult, ExecuteError<A>> => {
+      const { commandId, origin } = run
+      const data: Array<EventData> = []
+      // The command caused the events; its trace, when it has one, ties them to the caller's.
+      const metadata = origin?.span ? Tracing.metadata(origin.span) : undefined
+      const correlationId = origin?.correlationId ?? commandId
+      for (const event of events) {
+        const encoded = aggregate.events.encodeEither(event)
+        if (Either.isLeft(encoded)) return Effect.fail(new InvalidCommand({ aggregate: aggregate.name, detail: encoded.left.message }))
+        const e = encoded.right
+        data.push({ type: e.type, schemaVersion: e.schemaVersion, data: e.data, eventId: randomUUID(), metadata, correlationId, causationId: commandId })
+      }
+      const before = version
+      // Once the append is sent, the state must follow it: no interruption in between.
+      const appended = Effect.uninterruptible(matchWith(
+        store.append(streamName, data, { expectedVersion: ExpectedVersion.exact(before), tenant, commandId }),
+        (error) => {
+          stale = true
+          return Effect.fail(error)
+        },
+        (result) => {
+          if (result.alreadyApplied) {
+            // Applied by an earlier delivery, maybe on another node: what we hold may be behind.
+            stale = true
+          } else {
+            state = Aggregate.fold(aggregate, events, state)
+            version = result.streamVersion
+          }
+          return Effect.succeed(result)
+        }
+      ))
+      return matchWith(
+        appended,
+        (error): Effect.Effect<CommandResult, ExecuteError<A>> =>
+          error._tag === "WrongExpectedVersion"
+            ? n <= config.maxConflictRetries ? attempt(run, n + 1) : Effect.fail(conflict(n))
+            : Effect.fail(appendError(error)),
+        (result) => {
+          if (result.alreadyApplied) return replay(commandId, result)
+          const decided: Array<DecidedEvent> = []
+          for (let i = 0; i < data.length; i++) {
+            const e = data[i]!
+            decided.push({ eventId: e.eventId!, type: e.type, streamVersion: result.firstVersion + i, data: e.data })
+          }
+          const reply: CommandResult = {
+            aggregate: aggregate.name,
+            aggregateId,
+            commandId,
+            streamVersion: result.streamVersion,
+            globalPosition: result.globalPosition,
+            events: decided,
+            alreadyApplied: false
+          }
+          const snapshot = takeSnapshot(before, result.streamVersion)
+          return snapshot === Effect.void ? Effect.succeed(reply) : Effect.as(snapshot, reply)
+        }
+      )
+    }
+
+    const execute = (commandId: string, command: Aggregate.CommandOf<A>, origin?: Origin): Effect.Effect<CommandResult, ExecuteError<A>> =>
+      Effect.suspend(() => {
+        if (!stale) resident.touch(key, dropState)
+        return attempt({ commandId, command, origin }, 1)
+      })
 
     const view: Effect.Effect<StateView, AggregateUnavailable> = Effect.suspend(() =>
       Effect.zipRight(stale ? reload : Effect.void, Effect.sync(() => ({ version, state })))

@@ -28,10 +28,39 @@ export interface Mailbox<Closed> {
   ) => Effect.Effect<A, E | E2 | Closed>
 }
 
-interface Job {
-  readonly run: Effect.Effect<unknown, unknown>
-  state: "queued" | "running" | "dropped"
-  readonly done: (exit: Exit.Exit<unknown, unknown>) => void
+/**
+ * A submitted job and its caller. A class: its methods are shared, where closures per command
+ * cost an allocation each (and, under tsx, a `defineProperty` to name them).
+ */
+class Job<Closed> {
+  state: "queued" | "running" | "dropped" = "queued"
+  finished = false
+  timer: ReturnType<typeof setTimeout> | undefined = undefined
+  constructor(
+    readonly run: Effect.Effect<unknown, unknown>,
+    readonly resume: (effect: Effect.Effect<unknown, unknown>) => void,
+    readonly closed: () => Closed
+  ) {}
+  /** The job ended (or the mailbox closed under it): answers the caller, once. */
+  done(exit: Exit.Exit<unknown, unknown>) {
+    if (this.finished) return
+    this.finished = true
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.resume(Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause) ? Effect.fail(this.closed()) : exit)
+  }
+  /** The caller's deadline passed: a job that has not started is dropped. */
+  expire(error: unknown) {
+    if (this.finished) return
+    this.finished = true
+    if (this.state === "queued") this.state = "dropped"
+    this.resume(Effect.fail(error))
+  }
+  /** The caller was interrupted. */
+  cancel() {
+    this.finished = true
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    if (this.state === "queued") this.state = "dropped"
+  }
 }
 
 /**
@@ -42,93 +71,96 @@ interface Job {
 export const make = <Closed>(closed: () => Closed, options?: { readonly idleMillis?: number }): Effect.Effect<Mailbox<Closed>, never, Scope.Scope> =>
   Effect.gen(function*() {
     const idleMillis = options?.idleMillis ?? 5_000
-    const runtime = yield* Effect.runtime<never>()
-    const jobs: Array<Job> = []
+    const fork = Runtime.runFork(yield* Effect.runtime<never>())
+    const jobs: Array<Job<Closed>> = []
     // The loop's fiber while it runs; it ends after `idleMillis` without a job, so that the many
     // idle instances of a node keep no fiber (a few kilobytes each).
     let fiber: Fiber.RuntimeFiber<void> | undefined
-    let wake: (() => void) | undefined
+    // The loop's wait for a job, while it waits.
+    let waiting: ((effect: Effect.Effect<boolean>) => void) | undefined
     let open = true
+    let running: Job<Closed> | undefined
+    // One timer per mailbox, armed when it first goes idle and re-armed only when it fires: a
+    // timer set and cleared per command showed in the command path's profile.
+    let idleSince = 0
+    let idleTimer: ReturnType<typeof setTimeout> | undefined
+
+    const checkIdle = () => {
+      idleTimer = undefined
+      if (waiting === undefined) return
+      const left = idleSince + idleMillis - Date.now()
+      if (left > 0) return armIdleTimer(left)
+      // Decided here, synchronously: the next submit starts a new loop.
+      const resume = waiting
+      waiting = undefined
+      fiber = undefined
+      resume(Effect.succeed(false))
+    }
+    const armIdleTimer = (millis: number) => {
+      idleTimer = setTimeout(checkIdle, millis)
+      // An idle mailbox must not keep the process alive.
+      idleTimer.unref()
+    }
 
     const next: Effect.Effect<boolean> = Effect.suspend(() => {
       const job = jobs.shift()
       if (job === undefined) {
         return Effect.async<boolean>((resume) => {
-          const timer = setTimeout(() => {
-            // Decided here, synchronously: the next submit starts a new loop.
-            wake = undefined
-            fiber = undefined
-            resume(Effect.succeed(false))
-          }, idleMillis)
-          wake = () => {
-            clearTimeout(timer)
-            resume(Effect.succeed(true))
-          }
-          // An idle mailbox must not keep the process alive, nor its timer outlive the instance.
-          timer.unref()
-          return Effect.sync(() => clearTimeout(timer))
+          waiting = resume
+          idleSince = Date.now()
+          if (idleTimer === undefined) armIdleTimer(idleMillis)
         })
       }
       if (job.state !== "queued") return Effect.succeed(true)
       job.state = "running"
-      // The job's own failure is its caller's; the loop goes on.
-      return Effect.as(Effect.catchAllCause(Effect.onExit(job.run, (exit) => Effect.sync(() => job.done(exit))), () => Effect.void), true)
+      running = job
+      // The job's own failure is its caller's; the loop goes on. An interruption skips this
+      // (the loop is only interrupted when the scope closes): the finalizer answers that job.
+      return Effect.map(Effect.exit(job.run), (exit) => {
+        running = undefined
+        job.done(exit)
+        return true
+      })
     })
     // Not `Effect.forever`: it yields to the scheduler on every turn.
     const loop: Effect.Effect<void> = Effect.flatMap(next, (goOn) => goOn ? loop : Effect.void)
-    const start = () => {
-      fiber = Runtime.runFork(runtime)(loop)
-    }
 
     yield* Effect.addFinalizer(() =>
       Effect.suspend(() => {
         open = false
+        if (idleTimer !== undefined) clearTimeout(idleTimer)
+        idleTimer = undefined
+        waiting = undefined
         for (const job of jobs.splice(0)) {
           if (job.state === "queued") job.done(Exit.interrupt(FiberId.none))
         }
-        const running = fiber
+        const loopFiber = fiber
         fiber = undefined
-        return running === undefined ? Effect.void : Fiber.interrupt(running)
+        const interrupted = running
+        running = undefined
+        return loopFiber === undefined ? Effect.void : Effect.map(Fiber.interrupt(loopFiber), () => {
+          interrupted?.done(Exit.interrupt(FiberId.none))
+        })
       })
     )
 
     const submit = <A, E, E2 = never>(run: Effect.Effect<A, E>, deadline?: Deadline<E2>) =>
       Effect.async<A, E | E2 | Closed>((resume) => {
         if (!open) return resume(Effect.fail(closed()))
-        let finished = false
-        let timer: ReturnType<typeof setTimeout> | undefined
-        const job: Job = {
-          run,
-          state: "queued",
-          done: (exit) => {
-            if (finished) return
-            finished = true
-            if (timer !== undefined) clearTimeout(timer)
-            resume(Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause) ? Effect.fail(closed()) : exit as Exit.Exit<A, E>)
-          }
-        }
+        const job = new Job(run, resume as (effect: Effect.Effect<unknown, unknown>) => void, closed)
         jobs.push(job)
-        if (wake !== undefined) {
-          const w = wake
-          wake = undefined
-          w()
+        if (waiting !== undefined) {
+          const w = waiting
+          waiting = undefined
+          w(Effect.succeed(true))
         } else if (fiber === undefined) {
-          start()
+          fiber = fork(loop)
         }
         if (deadline !== undefined) {
-          timer = setTimeout(() => {
-            if (finished) return
-            finished = true
-            if (job.state === "queued") job.state = "dropped"
-            resume(Effect.fail(deadline.onTimeout()))
-          }, deadline.millis)
-          timer.unref()
+          job.timer = setTimeout(() => job.expire(deadline.onTimeout()), deadline.millis)
+          job.timer.unref()
         }
-        return Effect.sync(() => {
-          finished = true
-          if (timer !== undefined) clearTimeout(timer)
-          if (job.state === "queued") job.state = "dropped"
-        })
+        return Effect.sync(() => job.cancel())
       })
 
     return { submit }
