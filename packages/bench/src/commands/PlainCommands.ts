@@ -1,7 +1,8 @@
 /**
  * The plain-`pg` floor: what a command costs with no framework at all. Each command is one
- * `recount_append` (the statement Recount sends, with a command id as Recount sends one) at the
- * exact version the client tracks itself; no decide, no evolve, no decoding.
+ * `recount_append` (the statement Recount sends, with a command id and the correlation and
+ * causation ids Recount sends) at the exact version the client tracks itself; no decide, no
+ * evolve, no decoding.
  *
  * @since 0.1.0
  */

@@ -101,7 +101,8 @@ export interface Appended {
 /**
  * Appends expecting the stream at exactly `expectedVersion`; throws on any other outcome, which
  * in this benchmark would be a bug. With a `commandId` the function also records the command for
- * idempotency, as Recount's runtime does for every dispatched command.
+ * idempotency and gives the events that id as their correlation and causation ids, as Recount's
+ * runtime does for every dispatched command.
  *
  * @since 0.1.0
  */
@@ -116,7 +117,8 @@ export const append = async (
   for (let i = 0; i < events.length; i++) {
     const e = events[i]!
     if (i > 0) json += ","
-    json += `{"i":"${randomUUID()}","t":${JSON.stringify(e.type)},"v":1,"d":${JSON.stringify(e.data)},"m":{}}`
+    json += `{"i":"${randomUUID()}","t":${JSON.stringify(e.type)},"v":1,"d":${JSON.stringify(e.data)},"m":{}`
+    json += commandId === null ? "}" : `,"c":"${commandId}","k":"${commandId}"}`
   }
   json += "]"
   const category = streamName.slice(0, streamName.indexOf("-"))
