@@ -243,7 +243,7 @@ export const make = Effect.gen(function*() {
       // last event under the fence; when the page is short, nothing between is of its kind.
       const rows = yield* query<EventRow & { readonly head: boolean }>(
         pool,
-        `(SELECT ${eventColumns}, false AS head FROM (${page}) AS page)
+        `(SELECT page.*, false AS head FROM (${page}) AS page)
          UNION ALL
          (SELECT ${eventColumns}, true AS head FROM recount_events
           WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint) AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())

@@ -3,10 +3,16 @@ import type { RecordedEvent } from "@recount/core/EventEnvelope"
 /**
  * The columns every event read selects. `transaction_id` comes back as text, so an ORDER BY must
  * name the table's column (`recount_events.transaction_id`): the bare name would sort the text.
+ *
+ * `recorded_at` comes back as whole milliseconds since the epoch, rounded down as `pg`'s own parse
+ * of the timestamp does (a `Date` keeps whole milliseconds): parsing the timestamp's text was
+ * about a tenth of a projector's client CPU per event (a regular expression and a time-zone
+ * parse each), and `new Date(ms)` is the same instant for a fraction of it.
  */
 export const eventColumns =
   "global_position, transaction_id::text AS transaction_id, tenant, stream_name, category, stream_version, event_id, " +
-  "event_type, schema_version, data, metadata, correlation_id, causation_id, recorded_at"
+  "event_type, schema_version, data, metadata, correlation_id, causation_id, " +
+  "floor(extract(epoch FROM recorded_at) * 1000)::float8 AS recorded_at"
 
 export interface EventRow {
   readonly global_position: string
@@ -22,7 +28,8 @@ export interface EventRow {
   readonly metadata: Record<string, unknown>
   readonly correlation_id: string | null
   readonly causation_id: string | null
-  readonly recorded_at: Date
+  /** Milliseconds since the epoch (see `eventColumns`). */
+  readonly recorded_at: number
 }
 
 export const toRecordedEvent = (row: EventRow): RecordedEvent => ({
@@ -39,5 +46,5 @@ export const toRecordedEvent = (row: EventRow): RecordedEvent => ({
   metadata: row.metadata,
   correlationId: row.correlation_id,
   causationId: row.causation_id,
-  recordedAt: row.recorded_at
+  recordedAt: new Date(row.recorded_at)
 })
