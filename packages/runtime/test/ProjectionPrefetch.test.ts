@@ -2,6 +2,7 @@
  * While catching up, the runner reads and decodes the next page during the current page's
  * transaction. An event that does not decode on such a page must be handled as on any other: its
  * batch fails, the events are tried one at a time, the bad one is parked, the rest applied once.
+ * The runner reads two pages ahead, so both the first and the second page read ahead are covered.
  */
 import { expect, layer } from "@effect/vitest"
 import { EventStore } from "@recount/core/EventStore"
@@ -69,5 +70,30 @@ layer(Live, { excludeTestServices: true, timeout: 120_000 })("projection prefetc
       expect(rows.find((r) => r.account === b)).toMatchObject({ balance: 96, events: 3 })
       const [status] = yield* projections.status([name])
       expect(status).toMatchObject({ state: "running", parkedEvents: 1, lagEvents: 0 })
+    }))
+
+  it.effect("an event that does not decode on the second page read ahead is parked as well; every other event is applied once", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore
+      const projections = yield* Projections
+      const c = fresh("pf")
+      // Pages of 3 from the caught-up checkpoint: the 8th event is on the third page, the second
+      // one read ahead while the first is applied.
+      yield* store.append(`account-${c}`, [
+        { type: "Opened", data: { owner: "Cy" } },
+        ...[1, 2, 4, 8, 16, 32].map((amount) => ({ type: "Deposited", data: { amount } })),
+        { type: "Deposited", data: { amount: "sixty-four" } },
+        { type: "Deposited", data: { amount: 128 } },
+        { type: "Withdrawn", data: { amount: 5 } }
+      ])
+      yield* caughtUp(name)
+
+      const parked = (yield* projections.deadLetters.list({ projection: name })).filter((d) => d.streamName === `account-${c}`)
+      expect(parked).toHaveLength(1)
+      expect(parked[0]).toMatchObject({ streamVersion: 8, eventType: "Deposited", status: "parked" })
+      const all = yield* projections.deadLetters.list({ projection: name })
+      const rows = yield* readRows(name)
+      expect(rows).toEqual(foldBalances(yield* readLog, new Set(all.map((d) => d.eventId))))
+      expect(rows.find((r) => r.account === c)).toMatchObject({ balance: 186, events: 9 })
     }))
 })

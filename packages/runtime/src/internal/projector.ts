@@ -393,6 +393,19 @@ const runWith = (projection: Projection.Any, options: RunnerOptions, sql: SqlCli
         return requests.length > 0
       })
 
+    // Read-ahead ------------------------------------------------------------------------------
+    /** A page read ahead with its decoding; `undefined` when the page before it was not full (nothing to read). */
+    type Ahead = Fiber.RuntimeFiber<readonly [ReadAllBatch, Decoded | undefined] | undefined, ReadError>
+    const readAheadPages = 2
+    const readPage = (after: Checkpoint.Checkpoint) =>
+      Effect.map(readAfter(after), (batch) => [batch, batch.events.length > 0 ? decode(batch.events) : undefined] as const)
+    /** The page after `previous`'s, once `previous` has arrived full. */
+    const pageAfter = (previous: Ahead) =>
+      Effect.flatMap(Fiber.join(previous), (page) =>
+        page && page[0].events.length >= projection.batchSize
+          ? readPage(Checkpoint.of(page[0].events[page[0].events.length - 1]!))
+          : Effect.succeed(undefined))
+
     // The loop -----------------------------------------------------------------------------------
     const loop = (epoch: bigint) =>
       Effect.gen(function*() {
@@ -401,13 +414,12 @@ const runWith = (projection: Projection.Any, options: RunnerOptions, sql: SqlCli
         let lastHeartbeat = Date.now()
         let lastRetryCheck = 0
         let lastSkip = 0
-        // The next page, read and decoded while the current one is applied and committed (decoding
+        // The next pages, read and decoded while the current one is applied and committed (decoding
         // is pure, so it need not wait for the transaction): the runner's client work then overlaps
-        // the database's instead of lengthening the batch's transaction.
-        let prefetched: {
-          readonly after: Checkpoint.Checkpoint
-          readonly fiber: Fiber.RuntimeFiber<readonly [ReadAllBatch, Decoded | undefined], ReadError>
-        } | undefined
+        // the database's instead of lengthening the batch's transaction. Two pages ahead, each read
+        // after the one before it arrives (one read in flight at a time): with one, the runner sat
+        // idle through each page's query while the server ran it.
+        let prefetched: { readonly after: Checkpoint.Checkpoint; readonly pages: Array<Ahead> } | undefined
         let carried: Rows.ControlRow | undefined
         while (true) {
           const seen = store.appended.count()
@@ -421,18 +433,29 @@ const runWith = (projection: Projection.Any, options: RunnerOptions, sql: SqlCli
               lastRetryCheck = Date.now()
               worked = yield* retryParked(epoch, row.version)
             }
-            const ahead = prefetched
+            // Pages read ahead are used only from the checkpoint they were read after; otherwise
+            // (a batch split, a parked event, another instance's write) they are dropped.
+            let ahead = prefetched
             prefetched = undefined
-            const [live, decoded] = ahead && Checkpoint.compare(ahead.after, row.checkpoint) === 0
-              ? yield* Fiber.join(ahead.fiber)
-              : [yield* Effect.zipRight(ahead ? Fiber.interrupt(ahead.fiber) : Effect.void, readAfter(row.checkpoint)), undefined] as const
+            const first = ahead && Checkpoint.compare(ahead.after, row.checkpoint) === 0 ? ahead.pages.shift() : undefined
+            const page = first ? yield* Fiber.join(first) : undefined
+            if (!page && ahead) {
+              yield* Fiber.interruptAll(ahead.pages)
+              ahead = undefined
+            }
+            const [live, decoded] = page ?? [yield* readAfter(row.checkpoint), undefined] as const
+            // After a short page, the pages behind it have nothing to read.
+            if (ahead && live.events.length < projection.batchSize) yield* Fiber.interruptAll(ahead.pages)
             if (live.events.length > 0) {
               locked = undefined
-              // Catching up: read (and decode) the next page while this one is applied and committed.
+              // Catching up: read (and decode) the next pages while this one is applied and committed.
               if (live.events.length >= projection.batchSize) {
                 const next = Checkpoint.of(live.events[live.events.length - 1]!)
-                const page = Effect.map(readAfter(next), (batch) => [batch, batch.events.length > 0 ? decode(batch.events) : undefined] as const)
-                prefetched = { after: next, fiber: yield* Effect.fork(page) }
+                // What is left of the pages read ahead starts at `next` (each follows a full page).
+                const pages = ahead?.pages ?? []
+                if (pages.length === 0) pages.push(yield* Effect.fork(readPage(next)))
+                while (pages.length < readAheadPages) pages.push(yield* Effect.fork(pageAfter(pages[pages.length - 1]!)))
+                prefetched = { after: next, pages }
               }
               options.onProgress(yield* applyFrom(epoch, "live", row.version, row.checkpoint, live.events, decoded))
               worked = true
