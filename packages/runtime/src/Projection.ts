@@ -187,13 +187,21 @@ export const makeBatched = <E>(
 export const physicalTable = (table: string, version: number) => `${table}_v${version}`
 
 /** The target for writing a projection's read-model version. */
-export const target = (projection: Any, version: number): Target => ({
-  projection: projection.name,
-  version,
-  table: (name) => {
-    if (!projection.tables.includes(name)) {
-      throw new Error(`projection ${projection.name} has no table ${name}; declare it in \`tables\``)
+export const target = (projection: Any, version: number): Target => {
+  // Handlers ask for the same few names once per event: each is checked and built once per batch.
+  const names = new Map<string, string>()
+  return {
+    projection: projection.name,
+    version,
+    table: (name) => {
+      const known = names.get(name)
+      if (known !== undefined) return known
+      if (!projection.tables.includes(name)) {
+        throw new Error(`projection ${projection.name} has no table ${name}; declare it in \`tables\``)
+      }
+      const physical = physicalTable(name, version)
+      names.set(name, physical)
+      return physical
     }
-    return physicalTable(name, version)
   }
-})
+}
