@@ -335,7 +335,7 @@ const runnerOptions = (options: Options | undefined) =>
     return {
       owner: `${os.hostname()}/${globalThis.process.pid}/${globalThis.crypto.randomUUID()}`,
       leaseTimeout: Duration.decode(options?.leaseTimeout ?? (yield* leaseTimeoutConfig)),
-      pollInterval: Duration.decode(options?.pollInterval ?? config.pollInterval),
+      pollInterval: Duration.decode(options?.pollInterval ?? config.pollInterval)
     }
   })
 
