@@ -56,7 +56,7 @@ const server = (msgpack: boolean, spreadMillis: number) => {
       })
   })
   const auth = Layer.succeed(Authentication, Authentication.of(() => Effect.succeed(principal)))
-  const rpc = RpcServer.layerHttpRouter({ group: Group, path: "/rpc", protocol: "websocket", disableTracing: true }).pipe(
+  const rpc = RpcServer.layerHttpRouter({ group: Group, path: msgpack ? "/rpc/msgpack" : "/rpc", protocol: "websocket", disableTracing: true }).pipe(
     Layer.provide([handlers, auth, msgpack ? RpcSerialization.layerMsgPack : RpcSerialization.layerJson])
   )
   return HttpLayerRouter.serve(rpc, { disableLogger: true, disableListenLog: true }).pipe(
