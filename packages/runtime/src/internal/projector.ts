@@ -396,7 +396,6 @@ const runWith = (projection: Projection.Any, options: RunnerOptions, sql: SqlCli
     // Read-ahead ------------------------------------------------------------------------------
     /** A page read ahead with its decoding; `undefined` when the page before it was not full (nothing to read). */
     type Ahead = Fiber.RuntimeFiber<readonly [ReadAllBatch, Decoded | undefined] | undefined, ReadError>
-    const readAheadPages = 2
     const readPage = (after: Checkpoint.Checkpoint) =>
       Effect.map(readAfter(after), (batch) => [batch, batch.events.length > 0 ? decode(batch.events) : undefined] as const)
     /** The page after `previous`'s, once `previous` has arrived full. */
@@ -416,10 +415,11 @@ const runWith = (projection: Projection.Any, options: RunnerOptions, sql: SqlCli
         let lastSkip = 0
         // The next pages, read and decoded while the current one is applied and committed (decoding
         // is pure, so it need not wait for the transaction): the runner's client work then overlaps
-        // the database's instead of lengthening the batch's transaction. Two pages ahead, each read
-        // after the one before it arrives (one read in flight at a time): with one, the runner sat
-        // idle through each page's query while the server ran it.
+        // the database's instead of lengthening the batch's transaction. Up to two pages ahead,
+        // each read after the one before it arrives (one read in flight at a time): with one, a
+        // batched handler's runner sat idle through each page's query while the server ran it.
         let prefetched: { readonly after: Checkpoint.Checkpoint; readonly pages: Array<Ahead> } | undefined
+        let readAhead = 1
         let carried: Rows.ControlRow | undefined
         while (true) {
           const seen = store.appended.count()
@@ -438,6 +438,10 @@ const runWith = (projection: Projection.Any, options: RunnerOptions, sql: SqlCli
             let ahead = prefetched
             prefetched = undefined
             const first = ahead && Checkpoint.compare(ahead.after, row.checkpoint) === 0 ? ahead.pages.shift() : undefined
+            // A runner that waits for its reads (a batch applied faster than a page is read) reads
+            // a second page ahead; one whose page was long ready (a handler per event) does not:
+            // a page more held in memory only costs it collection work.
+            if (first) readAhead = first.unsafePoll() === null ? 2 : 1
             const page = first ? yield* Fiber.join(first) : undefined
             if (!page && ahead) {
               yield* Fiber.interruptAll(ahead.pages)
@@ -454,7 +458,7 @@ const runWith = (projection: Projection.Any, options: RunnerOptions, sql: SqlCli
                 // What is left of the pages read ahead starts at `next` (each follows a full page).
                 const pages = ahead?.pages ?? []
                 if (pages.length === 0) pages.push(yield* Effect.fork(readPage(next)))
-                while (pages.length < readAheadPages) pages.push(yield* Effect.fork(pageAfter(pages[pages.length - 1]!)))
+                while (pages.length < readAhead) pages.push(yield* Effect.fork(pageAfter(pages[pages.length - 1]!)))
                 prefetched = { after: next, pages }
               }
               options.onProgress(yield* applyFrom(epoch, "live", row.version, row.checkpoint, live.events, decoded))
