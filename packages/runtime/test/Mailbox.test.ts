@@ -55,6 +55,26 @@ describe("an instance's mailbox", () => {
       expect(results).toEqual([1, 2, 3])
     }).pipe(Effect.scoped))
 
+  it.live("its fiber lives on while jobs come more often than its idle time, and ends only after a full idle time", () =>
+    Effect.gen(function*() {
+      const mailbox = yield* Mailbox.make(closed, { idleMillis: 150 })
+      // Jobs run on the mailbox's fiber: its id tells whether the loop was restarted.
+      const fibers = new Set<string>()
+      const record = Effect.map(Effect.fiberId, (id) => {
+        fibers.add(String(id))
+      })
+      // 16 jobs 25 ms apart: 400 ms in all, over two idle times, but never 150 ms without a job
+      // (a wide margin, for a loaded machine's late timers).
+      for (let i = 0; i < 16; i++) {
+        yield* mailbox.submit(record)
+        yield* Effect.sleep("25 millis")
+      }
+      expect(fibers.size).toBe(1)
+      yield* Effect.sleep("400 millis")
+      yield* mailbox.submit(record)
+      expect(fibers.size).toBe(2)
+    }).pipe(Effect.scoped))
+
   it.live("a caller past its deadline or interrupted drops its job if it has not started", () =>
     Effect.gen(function*() {
       const mailbox = yield* Mailbox.make(closed)
