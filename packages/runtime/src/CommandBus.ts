@@ -169,12 +169,14 @@ export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<Com
     const byName = new Map<string, Aggregate.Any>()
     const clients = new Map<Aggregate.Any, (id: string) => any>()
     const isDomainError = new Map<Aggregate.Any, (u: unknown) => boolean>()
+    const decoders = new Map<Aggregate.Any, (u: unknown) => Either.Either<unknown, ParseResult.ParseError>>()
     const metrics = new Map<Aggregate.Any, ReturnType<typeof RecountMetrics.forAggregate>>()
     for (const aggregate of aggregates) {
       if (byName.has(aggregate.name)) return yield* Effect.dieMessage(`aggregate ${aggregate.name} is registered twice`)
       byName.set(aggregate.name, aggregate)
       clients.set(aggregate, cached(yield* AggregateEntity.entity(aggregate, { traced: tracing.enabled }).client))
       isDomainError.set(aggregate, Schema.is(aggregate.errors))
+      decoders.set(aggregate, Schema.decodeUnknownEither(aggregate.commands as Schema.Schema<unknown, unknown, never>))
       metrics.set(aggregate, RecountMetrics.forAggregate(aggregate.name))
     }
     const clientFor = (aggregate: Aggregate.Any) => {
@@ -350,20 +352,20 @@ export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<Com
     return CommandBus.of({
       aggregates: byName,
       dispatch,
-      dispatchUnknown: (aggregateName, aggregateId, command, options) =>
-        Effect.gen(function*() {
-          const aggregate = byName.get(aggregateName)
-          if (!aggregate) return yield* new InvalidCommand({ aggregate: aggregateName, detail: `unknown aggregate; known: ${[...byName.keys()].join(", ")}` })
-          const deepAt = tooDeep(command)
-          if (deepAt !== undefined) {
-            return yield* new InvalidCommand({ aggregate: aggregateName, detail: `the command nests deeper than ${maxCommandDepth} levels at ${deepAt}` })
-          }
-          const decoded = Schema.decodeUnknownEither(aggregate.commands)(command)
-          if (Either.isLeft(decoded)) {
-            return yield* new InvalidCommand({ aggregate: aggregateName, detail: ParseResult.TreeFormatter.formatErrorSync(decoded.left) })
-          }
-          return yield* dispatch(aggregate, aggregateId, decoded.right, options)
-        }),
+      // Plain steps, not a generator: the API's faces dispatch through here for every command.
+      dispatchUnknown: (aggregateName, aggregateId, command, options) => {
+        const aggregate = byName.get(aggregateName)
+        if (!aggregate) return Effect.fail(new InvalidCommand({ aggregate: aggregateName, detail: `unknown aggregate; known: ${[...byName.keys()].join(", ")}` }))
+        const deepAt = tooDeep(command)
+        if (deepAt !== undefined) {
+          return Effect.fail(new InvalidCommand({ aggregate: aggregateName, detail: `the command nests deeper than ${maxCommandDepth} levels at ${deepAt}` }))
+        }
+        const decoded = decoders.get(aggregate)!(command)
+        if (Either.isLeft(decoded)) {
+          return Effect.fail(new InvalidCommand({ aggregate: aggregateName, detail: ParseResult.TreeFormatter.formatErrorSync(decoded.left) }))
+        }
+        return dispatch(aggregate, aggregateId, decoded.right, options)
+      },
       getState: (aggregate, aggregateId, options) =>
         Effect.gen(function*() {
           const client = yield* clientFor(aggregate)
