@@ -439,9 +439,11 @@ const runWith = (projection: Projection.Any, options: RunnerOptions, sql: SqlCli
             prefetched = undefined
             const first = ahead && Checkpoint.compare(ahead.after, row.checkpoint) === 0 ? ahead.pages.shift() : undefined
             // A runner that waits for its reads (a batch applied faster than a page is read) reads
-            // a second page ahead; one whose page was long ready (a handler per event) does not:
-            // a page more held in memory only costs it collection work.
-            if (first) readAhead = first.unsafePoll() === null ? 2 : 1
+            // a second page ahead from then on; one whose pages are ready before it needs them (a
+            // handler per event) keeps one: a page more held in memory only costs it collection
+            // work. It stays at two: with the second page its reads are ready in time, and going
+            // back to one would make every other page wait again.
+            if (first && first.unsafePoll() === null) readAhead = 2
             const page = first ? yield* Fiber.join(first) : undefined
             if (!page && ahead) {
               yield* Fiber.interruptAll(ahead.pages)
