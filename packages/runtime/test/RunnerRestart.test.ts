@@ -7,6 +7,8 @@ import * as Effect from "effect/Effect"
 import * as EffectStream from "effect/Stream"
 import { CommandBus } from "../src/CommandBus.js"
 import * as RecountNode from "../src/RecountNode.js"
+import * as fs from "node:fs"
+import * as path from "node:path"
 import * as RunnerProcess from "./support/RunnerProcess.js"
 import { JobEvents, JobRequested } from "./support/slowJob.js"
 
@@ -70,6 +72,7 @@ const killRestartAndStall = Effect.gen(function*() {
   const script = yield* RunnerProcess.bundleOf("restartRunner.ts")
   const runnerA = yield* RunnerProcess.start(script, { name: "runner-a", databaseUrl: url })
   let runnerB = yield* RunnerProcess.start(script, { name: "runner-b", databaseUrl: url })
+  let killedB = runnerB
 
   const histories = yield* Effect.gen(function*() {
     const bus = yield* CommandBus
@@ -91,6 +94,7 @@ const killRestartAndStall = Effect.gen(function*() {
     yield* jobs(0)
 
     // Down for less than the lock expiration (6 s): its row is still fresh when it comes back.
+    killedB = runnerB
     yield* runnerB.kill("SIGKILL")
     yield* Effect.sleep("3 seconds")
     runnerB = yield* RunnerProcess.start(script, { name: "runner-b", databaseUrl: url, port: runnerB.port })
@@ -121,21 +125,44 @@ const killRestartAndStall = Effect.gen(function*() {
     Effect.tapErrorCause(() => Effect.sync(() => console.log(`runner-a:\n${runnerA.output().slice(-4000)}\nrunner-b:\n${runnerB.output().slice(-4000)}`)))
   )
   for (const runner of [runnerA, runnerB]) if (runner.process.exitCode === null && runner.process.signalCode === null) yield* runner.kill("SIGTERM")
-  return histories
+  return { histories, logs: { "runner-a": runnerA.output(), "runner-b-killed": killedB.output(), "runner-b": runnerB.output() } }
 }).pipe(Effect.provide(TestDatabase.layerStores()), Effect.scoped)
 
 it.live("a runner SIGKILLed and restarted on its address, then stalled lock refreshes: every shard is locked again, every projection runs, every saga finishes", () =>
   Effect.asVoid(killRestartAndStall), { timeout: 300_000 })
 
-// Skipped, an open bug: a saga handed over to the other runner while its lock refresh stalls
-// sometimes runs its compensation too (an account ends Opened, Deposited, Withdrawn, Deposited).
-// @effect/workflow 0.19 runs compensations when a run's scope closes with a failure; a run that
-// is only interrupted no longer compensates (internal/activityHandoff.ts), yet in about 1 of 9
-// runs on 2026-11-30 (the failing one under `npm test`'s parallel load: rr26 and rr27, started
-// during runner A's stall) one still did, so that run's scope closed with more than an
-// interruption. Not found yet; see the issue notes.
-it.live.skip("no saga that was only handed over to another runner runs its compensation", () =>
+// An open bug, so this check runs only when asked (RECOUNT_HANDOVER_CHECK=1; RECOUNT_TEST_LOGS=<dir>
+// keeps every run's runner logs there). A saga handed over while a runner's lock refresh stalls has
+// rarely also run its compensation while another run of it went on: an account ended Opened,
+// Deposited, Withdrawn, Deposited. It failed once in 9 runs under `npm test` in a clean clone (rr26
+// and rr27, started during runner A's stall, as it lost its shard locks).
+// What is known. internal/activityHandoff.ts skips the compensation of a run that ended interrupted
+// only and was not cancelled, so that run ended with a defect or a failure as well; its compensation
+// logs "compensating: the run ended with <cause>" (printed below on failure), which no failing run
+// has shown yet. On 2026-11-30 it did not fail in 97 runs on the 2-core box: 20 alone, 22 beside a
+// `vitest run` of the other suites as load, 55 of denser variants (up to six stalls and 120 sagas
+// started in them). In the 89 runs whose logs were kept, 3,130 hand-overs skipped their compensation
+// (1 to 146 per run) and none ran one. Reading @effect/cluster 0.60.2 and @effect/workflow 0.19.1
+// found no defect that a hand-over gives a run. Upstream reports that the cluster can turn a
+// transient routing state of a persisted request into a workflow's defect while a runner releases
+// its shards or shuts down (Effect-TS/effect#7464, #7485, fixed for v4; the v3 backport #8195 is
+// open). And a compensation that starts, then loses the race to the hand-over watch, has already
+// registered its activity with ClusterWorkflowEngine on that runner (by execution and step, not by
+// run; it stays until answered) and may have stored its request; what becomes of it was not traced.
+it.live.runIf(process.env.RECOUNT_HANDOVER_CHECK !== undefined)("no saga that was only handed over to another runner runs its compensation", () =>
   Effect.gen(function*() {
-    const histories = yield* killRestartAndStall
-    expect(histories.filter((types) => types.includes("Withdrawn"))).toEqual([])
+    const { histories, logs } = yield* killRestartAndStall
+    const compensated = histories.flatMap((types, i) => types.includes("Withdrawn") ? [`rr${i}: ${types.join(", ")}`] : [])
+    const dir = process.env.RECOUNT_TEST_LOGS
+    if (dir !== undefined) {
+      const stamp = `${new Date().toISOString().replace(/[:.]/g, "-")}-${compensated.length > 0 ? "failed" : "passed"}`
+      for (const [name, output] of Object.entries(logs)) fs.writeFileSync(path.join(dir, `RunnerRestart-${stamp}-${name}.log`), output)
+    }
+    // Each compensation logs why its run ended: the evidence this bug still lacks.
+    if (compensated.length > 0) {
+      for (const [name, output] of Object.entries(logs)) {
+        console.log(`${name}, its compensations:\n${output.split("\n").filter((l) => l.includes("compensating")).join("\n")}\n${name}, its last lines:\n${output.slice(-4000)}`)
+      }
+    }
+    expect(compensated).toEqual([])
   }), { timeout: 300_000 })

@@ -79,7 +79,9 @@ export const whileShardHeld = <A, E, R>(activity: Effect.Effect<A, E, R>): Effec
       return compensating && state.exit !== undefined && Exit.isFailure(state.exit)
         ? Effect.zipRight(
           Effect.logInfo(`compensating: the run ended with ${Cause.pretty(state.exit.cause)}`).pipe(
-            Effect.annotateLogs({ workflow: instance.workflow.name, executionId: instance.executionId })
+            // Whether this runner held the run's shard: a compensation of a run handed over (the open
+            // RunnerRestart bug) would show it without.
+            Effect.annotateLogs({ workflow: instance.workflow.name, executionId: instance.executionId, shardHeld: sharding.value.hasShardId(shardId) })
           ),
           raced
         )
