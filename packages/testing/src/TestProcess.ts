@@ -7,19 +7,22 @@
  */
 import * as Effect from "effect/Effect"
 import { type ChildProcess, spawn } from "node:child_process"
+import { readdirSync, rmSync } from "node:fs"
 import * as Net from "node:net"
 import * as Path from "node:path"
 
 /**
  * Bundles `entry` into `outDir`. Workspace packages (`@recount/*`, TypeScript sources) are bundled;
- * every other import loads from node_modules.
+ * every other import loads from node_modules. The bundle is deleted when this process exits.
  *
  * @since 0.1.0
  */
 export const bundle = (entry: string, outDir: string) =>
   Effect.promise(async () => {
     const esbuild = await import("esbuild")
-    const outfile = Path.join(outDir, `${Path.basename(entry, ".ts")}-${process.pid}.mjs`)
+    const base = Path.basename(entry, ".ts")
+    const outfile = Path.join(outDir, `${base}-${process.pid}.mjs`)
+    sweepBundles(outDir, base)
     await esbuild.build({
       entryPoints: [entry],
       outfile,
@@ -35,8 +38,35 @@ export const bundle = (entry: string, outDir: string) =>
         }
       }]
     })
+    // One bundle per test process and entry, deleted when that process exits (test workers are
+    // often killed instead: the next bundle of the entry sweeps theirs).
+    process.once("exit", () => rmSync(outfile, { force: true }))
     return outfile
   })
+
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM"
+  }
+}
+
+/** Deletes the bundles of `base` made by processes that are gone. */
+const sweepBundles = (outDir: string, base: string) => {
+  let names: Array<string>
+  try {
+    names = readdirSync(outDir)
+  } catch {
+    return
+  }
+  for (const name of names) {
+    if (!name.startsWith(`${base}-`) || !name.endsWith(".mjs")) continue
+    const pid = Number(name.slice(base.length + 1, -4))
+    if (Number.isInteger(pid) && pid !== process.pid && !isAlive(pid)) rmSync(Path.join(outDir, name), { force: true })
+  }
+}
 
 /**
  * A free TCP port on loopback.
