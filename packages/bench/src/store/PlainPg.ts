@@ -18,7 +18,8 @@ export const appendSql = "SELECT status, stream_version, global_position, first_
 
 const eventColumns =
   "global_position, transaction_id::text AS transaction_id, tenant, stream_name, category, stream_version, event_id, " +
-  "event_type, schema_version, data, metadata, correlation_id, causation_id, recorded_at"
+  "event_type, schema_version, data, metadata, correlation_id, causation_id, " +
+  "floor(extract(epoch FROM recorded_at) * 1000)::float8 AS recorded_at"
 
 /** @since 0.1.0 */
 export const forwardSql = `SELECT ${eventColumns} FROM recount_events ` +
@@ -51,7 +52,8 @@ interface EventRow {
   readonly metadata: Record<string, unknown>
   readonly correlation_id: string | null
   readonly causation_id: string | null
-  readonly recorded_at: Date
+  /** Milliseconds since the epoch, as Recount selects it. */
+  readonly recorded_at: number
 }
 
 /** The same shape as Recount's `RecordedEvent`, converted the same way. */
@@ -89,7 +91,7 @@ const toEvent = (row: EventRow): Event => ({
   metadata: row.metadata,
   correlationId: row.correlation_id,
   causationId: row.causation_id,
-  recordedAt: row.recorded_at
+  recordedAt: new Date(row.recorded_at)
 })
 
 export interface Appended {
