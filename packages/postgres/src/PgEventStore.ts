@@ -6,8 +6,8 @@
  */
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Checkpoint from "@recount/core/Checkpoint"
-import type { AppendResult, RecordedEvent } from "@recount/core/EventEnvelope"
-import { EventStore, type EventStoreService, type ReadAllOptions } from "@recount/core/EventStore"
+import type { AppendResult, EventData, RecordedEvent } from "@recount/core/EventEnvelope"
+import { type AppendOptions, EventStore, type EventStoreService, type ReadAllOptions } from "@recount/core/EventStore"
 import { EventStoreConfig } from "@recount/core/EventStoreConfig"
 import { type AppendError, type ReadError, StoreUnavailable } from "@recount/core/EventStoreError"
 import * as Kit from "@recount/core/EventStoreKit"
@@ -16,6 +16,7 @@ import * as Tracing from "@recount/core/Tracing"
 import * as Chunk from "effect/Chunk"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import type * as MetricLabel from "effect/MetricLabel"
@@ -123,6 +124,23 @@ export const make = Effect.gen(function*() {
       if (prepared._tag === "Left") resume(Effect.fail(prepared.left))
       else new AppendCall(appender, prepared.right, options?.expectedVersion ?? ExpectedVersion.any, resume).send()
     })
+
+  // The runtime's direct command path appends through this callback form (no effect, no fiber
+  // hop); an `AppendCall` answers with `Effect.succeed`/`Effect.fail`, which are exits.
+  const appendNow = (
+    streamName: string,
+    events: ReadonlyArray<EventData>,
+    options: AppendOptions,
+    done: (exit: Exit.Exit<AppendResult, AppendError>) => void
+  ): void => {
+    const prepared = Kit.prepareAppend(streamName, events, options, config)
+    if (prepared._tag === "Left") {
+      const failure = Exit.fail(prepared.left)
+      queueMicrotask(() => done(failure))
+      return
+    }
+    new AppendCall(appender, prepared.right, options.expectedVersion ?? ExpectedVersion.any, (effect) => done(effect as Exit.Exit<AppendResult, AppendError>)).send()
+  }
 
   const tracedAppend: EventStoreService["append"] = (streamName, events, options) =>
     Effect.suspend(() => {
@@ -296,7 +314,9 @@ export const make = Effect.gen(function*() {
   const appended = { count: wakeup.count, await: (seen: number, timeout: Duration.DurationInput) => Effect.zipRight(listen, wakeup.awaitChange(seen, timeout)) }
 
   return Object.assign(EventStore.of({ append, streamVersion, readStream, readAll, subscribe, appended, findCommand }), {
-    [Symbol.for("@recount/EventStore/readPages")]: readPages
+    [Symbol.for("@recount/EventStore/readPages")]: readPages,
+    // Untraced only: a traced append has its span.
+    ...(tracing.enabled ? {} : { [Symbol.for("@recount/EventStore/appendNow")]: appendNow })
   })
 })
 

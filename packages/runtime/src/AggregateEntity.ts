@@ -16,7 +16,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Tracer from "effect/Tracer"
-import { entityType, parseEntityId, rpcs } from "./AggregateProtocol.js"
+import { type CommandResult, entityType, parseEntityId, rpcs } from "./AggregateProtocol.js"
 import * as Instance from "./internal/instance.js"
 import * as LocalInstances from "./internal/localInstances.js"
 import * as Mailbox from "./internal/mailbox.js"
@@ -85,9 +85,41 @@ export const layer = <A extends Aggregate.Any>(
         const execute = <E = never>(commandId: string, command: Aggregate.CommandOf<A>, origin: Instance.Origin, deadline?: Mailbox.Deadline<E>) =>
           mailbox.submit(run(commandId, command, origin), deadline)
         const view = <E = never>(deadline?: Mailbox.Deadline<E>) => mailbox.submit(instance.view, deadline)
+        // A direct command that needs no fiber of the instance's (see `tryFast`) runs while the
+        // caller holds the mailbox; its deadline still answers the caller at its time, and the
+        // command, started, runs to its end. Traced or with command ids in the logs, commands go
+        // through the mailbox, where they get their span and annotation.
+        const fast = !tracing.enabled && !tracing.logCommandIds
+        const executeDirect = <E>(commandId: string, command: Aggregate.CommandOf<A>, origin: Instance.Origin, deadline: Mailbox.Deadline<E>) =>
+          fast
+            ? Effect.async<CommandResult, unknown>((resume) => {
+              if (!mailbox.tryClaim()) return resume(execute(commandId, command, origin, deadline))
+              let finished = false
+              let timer: ReturnType<typeof setTimeout> | undefined
+              const started = instance.tryFast(commandId, command, origin, (outcome) => {
+                mailbox.release()
+                // A caller that gave up (its deadline) is not answered; a conflict's retry is then
+                // not made either: the command did not apply, and a retry with its id will.
+                if (finished) return
+                finished = true
+                if (timer !== undefined) clearTimeout(timer)
+                resume(outcome ?? execute(commandId, command, origin, deadline))
+              })
+              if (!started) {
+                mailbox.release()
+                return resume(execute(commandId, command, origin, deadline))
+              }
+              timer = setTimeout(() => {
+                if (finished) return
+                finished = true
+                resume(Effect.fail(deadline.onTimeout()))
+              }, deadline.millis)
+              timer.unref()
+            })
+            : execute(commandId, command, origin, deadline)
         const local: LocalInstances.LocalInstance = {
           shardId: address.shardId,
-          execute: execute as LocalInstances.LocalInstance["execute"],
+          execute: executeDirect as LocalInstances.LocalInstance["execute"],
           view,
           directUntil: 0
         }

@@ -1,9 +1,12 @@
 import { expect, layer } from "@effect/vitest"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { EventStore } from "@recount/core/EventStore"
 import * as TestDatabase from "@recount/testing/TestDatabase"
 import { BankAccount, Deposit, Deposited, Open } from "@recount/testing/TestAggregates"
 import * as Duration from "effect/Duration"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import { CommandBus } from "../src/CommandBus.js"
 import * as RecountNode from "../src/RecountNode.js"
@@ -39,7 +42,10 @@ const Slow = {
 // The cluster's reaper does not honour idle timeouts under about 5 s.
 const Idler = { ...BankAccount, name: "busy-idler", idleTimeout: Duration.seconds(5) }
 
-const Live = RecountNode.layerSingle({ aggregates: [Watched, Idler, Slow] }).pipe(
+/** Decides with plain exits, so its direct commands run without a fiber of the instance's. */
+const Plain = { ...BankAccount, name: "plain-direct" }
+
+const Live = RecountNode.layerSingle({ aggregates: [Watched, Idler, Slow, Plain] }).pipe(
   Layer.provideMerge(TestDatabase.layerStores())
 )
 
@@ -73,6 +79,33 @@ layer(Live, { excludeTestServices: true, timeout: 60_000 })("direct delivery on 
       const retried = yield* bus.dispatch(Slow, "s1", new Deposit({ amount: 1000 }), { commandId: "slow-1" })
       expect(retried).toMatchObject({ alreadyApplied: true, streamVersion: 2 })
       expect((yield* bus.getState(Slow, "s1")).version).toBe(2)
+    }))
+
+  it.effect("a command that needs no fiber answers at its deadline while its append waits, completes once, and holds the instance meanwhile", () =>
+    Effect.gen(function*() {
+      const bus = yield* CommandBus
+      const sql = yield* SqlClient.SqlClient
+      yield* bus.dispatch(Plain, "p1", new Open({ owner: "Ada" }))
+      yield* bus.dispatch(Plain, "p1", new Deposit({ amount: 1 }))
+      // A transaction holding the stream's row makes the next append wait until it ends.
+      const locked = yield* Deferred.make<void>()
+      const holder = yield* Effect.fork(sql.withTransaction(Effect.gen(function*() {
+        yield* sql`SELECT version FROM recount_streams WHERE tenant = 'default' AND stream_name = 'plain-direct-p1' FOR UPDATE`
+        yield* Deferred.succeed(locked, undefined)
+        yield* Effect.sleep("1 second")
+      })))
+      yield* Deferred.await(locked)
+      const [stalled, behind] = yield* Effect.all([
+        Effect.flip(bus.dispatch(Plain, "p1", new Deposit({ amount: 7 }), { commandId: "stalled-1", timeout: "300 millis" })),
+        Effect.zipRight(Effect.sleep("50 millis"), bus.dispatch(Plain, "p1", new Deposit({ amount: 100 }), { commandId: "behind-1", timeout: "5 seconds" }))
+      ], { concurrency: "unbounded" })
+      expect(stalled).toMatchObject({ _tag: "CommandTimeout", commandId: "stalled-1", timeoutMillis: 300 })
+      // The second waited for the first, which had started: one at a time, in order.
+      expect(behind).toMatchObject({ streamVersion: 4, alreadyApplied: false })
+      yield* Fiber.join(holder)
+      expect(yield* bus.getState(Plain, "p1")).toMatchObject({ version: 4, state: { balance: 108 } })
+      const retried = yield* bus.dispatch(Plain, "p1", new Deposit({ amount: 7 }), { commandId: "stalled-1" })
+      expect(retried).toMatchObject({ alreadyApplied: true, streamVersion: 3 })
     }))
 
   it.effect("an instance kept busy from this node is not passivated", () =>

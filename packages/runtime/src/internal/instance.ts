@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto"
 import * as Aggregate from "@recount/core/Aggregate"
-import type { EventData } from "@recount/core/EventEnvelope"
+import type { AppendResult, EventData } from "@recount/core/EventEnvelope"
 import { EventStore } from "@recount/core/EventStore"
 import type { AppendError, EventDecodeError, ReadError } from "@recount/core/EventStoreError"
 import type { RecordedEvent } from "@recount/core/EventEnvelope"
@@ -14,11 +14,13 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
+import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
 import type { CommandResult, DecidedEvent, StateView } from "../AggregateProtocol.js"
 import { ResidentAggregates } from "../ResidentAggregates.js"
+import * as AppendNow from "./appendNow.js"
 import * as PagedRead from "./pagedRead.js"
 import { RuntimeConfig } from "../RuntimeConfig.js"
 import { AggregateUnavailable, CommandConflict, InvalidCommand } from "../RuntimeError.js"
@@ -146,6 +148,8 @@ export const make = <A extends Aggregate.Any>(aggregate: A, tenant: string, aggr
     const scope = yield* Effect.scope
     const streamName = Aggregate.streamName(aggregate, aggregateId)
     const context = yield* Effect.context<EventStore | SnapshotStore>()
+    const appendNow = AppendNow.of(store)
+    const fork = Runtime.runFork(yield* Effect.runtime<never>())
     let state: Aggregate.StateOf<A> = aggregate.initialState
     let version = 0
     // Until the state is known to match the store (after a load, and after every append whose
@@ -254,7 +258,8 @@ export const make = <A extends Aggregate.Any>(aggregate: A, tenant: string, aggr
         )
       })
 
-    const write = (run: Run<A>, n: number, events: ReadonlyArray<Aggregate.EventOf<A>>): Effect.Effect<CommandResult, ExecuteError<A>> => {
+    // The events as they are appended, or why one cannot be encoded.
+    const encode = (run: Run<A>, events: ReadonlyArray<Aggregate.EventOf<A>>): Array<EventData> | InvalidCommand => {
       const { commandId, origin } = run
       const data: Array<EventData> = []
       // The command caused the events; its trace, when it has one, ties them to the caller's.
@@ -262,10 +267,34 @@ export const make = <A extends Aggregate.Any>(aggregate: A, tenant: string, aggr
       const correlationId = origin?.correlationId ?? commandId
       for (const event of events) {
         const encoded = aggregate.events.encodeEither(event)
-        if (Either.isLeft(encoded)) return Effect.fail(new InvalidCommand({ aggregate: aggregate.name, detail: encoded.left.message }))
+        if (Either.isLeft(encoded)) return new InvalidCommand({ aggregate: aggregate.name, detail: encoded.left.message })
         const e = encoded.right
         data.push({ type: e.type, schemaVersion: e.schemaVersion, data: e.data, eventId: randomUUID(), metadata, correlationId, causationId: commandId })
       }
+      return data
+    }
+
+    const replyOf = (commandId: string, data: ReadonlyArray<EventData>, result: AppendResult): CommandResult => {
+      const decided: Array<DecidedEvent> = []
+      for (let i = 0; i < data.length; i++) {
+        const e = data[i]!
+        decided.push({ eventId: e.eventId!, type: e.type, streamVersion: result.firstVersion + i, data: e.data })
+      }
+      return {
+        aggregate: aggregate.name,
+        aggregateId,
+        commandId,
+        streamVersion: result.streamVersion,
+        globalPosition: result.globalPosition,
+        events: decided,
+        alreadyApplied: false
+      }
+    }
+
+    const write = (run: Run<A>, n: number, events: ReadonlyArray<Aggregate.EventOf<A>>): Effect.Effect<CommandResult, ExecuteError<A>> => {
+      const { commandId } = run
+      const data = encode(run, events)
+      if (data instanceof InvalidCommand) return Effect.fail(data)
       const before = version
       // Once the append is sent, the state must follow it: no interruption in between.
       const appended = Effect.uninterruptible(matchWith(
@@ -293,20 +322,7 @@ export const make = <A extends Aggregate.Any>(aggregate: A, tenant: string, aggr
             : Effect.fail(appendError(error)),
         (result) => {
           if (result.alreadyApplied) return replay(commandId, result)
-          const decided: Array<DecidedEvent> = []
-          for (let i = 0; i < data.length; i++) {
-            const e = data[i]!
-            decided.push({ eventId: e.eventId!, type: e.type, streamVersion: result.firstVersion + i, data: e.data })
-          }
-          const reply: CommandResult = {
-            aggregate: aggregate.name,
-            aggregateId,
-            commandId,
-            streamVersion: result.streamVersion,
-            globalPosition: result.globalPosition,
-            events: decided,
-            alreadyApplied: false
-          }
+          const reply = replyOf(commandId, data, result)
           const snapshot = takeSnapshot(before, result.streamVersion)
           return snapshot === Effect.void ? Effect.succeed(reply) : Effect.as(snapshot, reply)
         }
@@ -319,6 +335,50 @@ export const make = <A extends Aggregate.Any>(aggregate: A, tenant: string, aggr
         return attempt({ commandId, command, origin }, 1)
       })
 
+    // The common command without a fiber: a current instance whose decider answered with an exit
+    // of events appends through the store's callback, and the callback updates the state. Returns
+    // false, having changed nothing, when the command must go through `execute` instead (a stale
+    // instance, a refusal, an effectful decider, a store without the capability). The caller holds
+    // the instance's mailbox until `done`, which answers with what the caller should run:
+    // `undefined` to send the command through `execute` (a conflict).
+    const tryFast = (
+      commandId: string,
+      command: Aggregate.CommandOf<A>,
+      origin: Origin | undefined,
+      done: (outcome: Effect.Effect<CommandResult, ExecuteError<A>> | undefined) => void
+    ): boolean => {
+      if (stale || appendNow === undefined) return false
+      const decided = aggregate.decide(state, command)
+      if (!Exit.isExit(decided)) return false
+      const exit = decided as Exit.Exit<ReadonlyArray<Aggregate.EventOf<A>>, Aggregate.ErrorOf<A>>
+      if (!Exit.isSuccess(exit)) return false
+      const events = exit.value
+      const data = encode({ commandId, command, origin }, events)
+      if (data instanceof InvalidCommand) return false
+      resident.touch(key, dropState)
+      const before = version
+      appendNow(streamName, data, { expectedVersion: ExpectedVersion.exact(before), tenant, commandId }, (appended) => {
+        if (Exit.isSuccess(appended)) {
+          const result = appended.value
+          if (result.alreadyApplied) {
+            // Applied by an earlier delivery, maybe on another node: what we hold may be behind.
+            stale = true
+            return done(replay(commandId, result))
+          }
+          state = Aggregate.fold(aggregate, events, state)
+          version = result.streamVersion
+          const snapshot = takeSnapshot(before, result.streamVersion)
+          if (snapshot !== Effect.void) fork(snapshot)
+          return done(Effect.succeed(replyOf(commandId, data, result)))
+        }
+        stale = true
+        const failure = Cause.failureOrCause(appended.cause)
+        if (Either.isRight(failure)) return done(Effect.failCause(failure.right))
+        done(failure.left._tag === "WrongExpectedVersion" ? undefined : Effect.fail(appendError(failure.left)))
+      })
+      return true
+    }
+
     const view: Effect.Effect<StateView, AggregateUnavailable> = Effect.suspend(() =>
       Effect.zipRight(stale ? reload : Effect.void, Effect.sync(() => ({ version, state })))
     )
@@ -326,5 +386,5 @@ export const make = <A extends Aggregate.Any>(aggregate: A, tenant: string, aggr
     // Wake eagerly; if the store is down now, the first command retries the load.
     yield* Effect.ignore(reload)
 
-    return { execute, view, streamName } as const
+    return { execute, tryFast, view, streamName } as const
   })

@@ -26,6 +26,12 @@ export interface Mailbox<Closed> {
     job: Effect.Effect<A, E>,
     deadline?: Deadline<E2> | undefined
   ) => Effect.Effect<A, E | E2 | Closed>
+  /**
+   * Takes the mailbox for a job that runs outside it (a command that needs no fiber): only when
+   * it is open, no job runs and none waits. Jobs submitted meanwhile wait for `release`.
+   */
+  readonly tryClaim: () => boolean
+  readonly release: () => void
 }
 
 /**
@@ -80,6 +86,8 @@ export const make = <Closed>(closed: () => Closed, options?: { readonly idleMill
     let waiting: ((effect: Effect.Effect<boolean>) => void) | undefined
     let open = true
     let running: Job<Closed> | undefined
+    // Held by a job that runs outside the loop (`tryClaim`).
+    let claimed = false
     // One timer per mailbox, armed when it first goes idle and re-armed only when it fires: a
     // timer set and cleared per command showed in the command path's profile.
     let idleSince = 0
@@ -103,7 +111,8 @@ export const make = <Closed>(closed: () => Closed, options?: { readonly idleMill
     }
 
     const next: Effect.Effect<boolean> = Effect.suspend(() => {
-      const job = jobs.shift()
+      // While a claimed job runs outside, the loop waits; `release` wakes it.
+      const job = claimed ? undefined : jobs.shift()
       if (job === undefined) {
         return Effect.async<boolean>((resume) => {
           waiting = resume
@@ -124,6 +133,15 @@ export const make = <Closed>(closed: () => Closed, options?: { readonly idleMill
     })
     // Not `Effect.forever`: it yields to the scheduler on every turn.
     const loop: Effect.Effect<void> = Effect.flatMap(next, (goOn) => goOn ? loop : Effect.void)
+    const startNext = () => {
+      if (waiting !== undefined) {
+        const w = waiting
+        waiting = undefined
+        w(Effect.succeed(true))
+      } else if (fiber === undefined) {
+        fiber = fork(loop)
+      }
+    }
 
     yield* Effect.addFinalizer(() =>
       Effect.suspend(() => {
@@ -149,13 +167,7 @@ export const make = <Closed>(closed: () => Closed, options?: { readonly idleMill
         if (!open) return resume(Effect.fail(closed()))
         const job = new Job(run, resume as (effect: Effect.Effect<unknown, unknown>) => void, closed)
         jobs.push(job)
-        if (waiting !== undefined) {
-          const w = waiting
-          waiting = undefined
-          w(Effect.succeed(true))
-        } else if (fiber === undefined) {
-          fiber = fork(loop)
-        }
+        if (!claimed) startNext()
         if (deadline !== undefined) {
           job.timer = setTimeout(() => job.expire(deadline.onTimeout()), deadline.millis)
           job.timer.unref()
@@ -163,5 +175,15 @@ export const make = <Closed>(closed: () => Closed, options?: { readonly idleMill
         return Effect.sync(() => job.cancel())
       })
 
-    return { submit }
+    const tryClaim = () => {
+      if (!open || claimed || running !== undefined || jobs.length > 0) return false
+      claimed = true
+      return true
+    }
+    const release = () => {
+      claimed = false
+      if (open && jobs.length > 0) startNext()
+    }
+
+    return { submit, tryClaim, release }
   })
