@@ -45,7 +45,17 @@ const Idler = { ...BankAccount, name: "busy-idler", idleTimeout: Duration.second
 /** Decides with plain exits, so its direct commands run without a fiber of the instance's. */
 const Plain = { ...BankAccount, name: "plain-direct" }
 
-const Live = RecountNode.layerSingle({ aggregates: [Watched, Idler, Slow, Plain] }).pipe(
+/** A decider with a bug: it throws on deposits of 13. */
+const Throwing = {
+  ...BankAccount,
+  name: "throwing-direct",
+  decide: (state: Parameters<typeof BankAccount.decide>[0], command: Parameters<typeof BankAccount.decide>[1]) => {
+    if (command._tag === "Deposit" && command.amount === 13) throw new Error("a bug in decide")
+    return BankAccount.decide(state, command)
+  }
+}
+
+const Live = RecountNode.layerSingle({ aggregates: [Watched, Idler, Slow, Plain, Throwing] }).pipe(
   Layer.provideMerge(TestDatabase.layerStores())
 )
 
@@ -106,6 +116,16 @@ layer(Live, { excludeTestServices: true, timeout: 60_000 })("direct delivery on 
       expect(yield* bus.getState(Plain, "p1")).toMatchObject({ version: 4, state: { balance: 108 } })
       const retried = yield* bus.dispatch(Plain, "p1", new Deposit({ amount: 7 }), { commandId: "stalled-1" })
       expect(retried).toMatchObject({ alreadyApplied: true, streamVersion: 3 })
+    }))
+
+  it.effect("a decider that throws fails its command as unavailable and leaves the instance free for the next", () =>
+    Effect.gen(function*() {
+      const bus = yield* CommandBus
+      yield* bus.dispatch(Throwing, "t1", new Open({ owner: "Ada" }))
+      yield* bus.dispatch(Throwing, "t1", new Deposit({ amount: 1 }))
+      const failed = yield* Effect.flip(bus.dispatch(Throwing, "t1", new Deposit({ amount: 13 }), { timeout: "2 seconds" }))
+      expect(failed).toMatchObject({ _tag: "AggregateUnavailable" })
+      expect(yield* bus.dispatch(Throwing, "t1", new Deposit({ amount: 2 }), { timeout: "2 seconds" })).toMatchObject({ streamVersion: 3 })
     }))
 
   it.effect("an instance kept busy from this node is not passivated", () =>

@@ -348,33 +348,56 @@ export const make = <A extends Aggregate.Any>(aggregate: A, tenant: string, aggr
       done: (outcome: Effect.Effect<CommandResult, ExecuteError<A>> | undefined) => void
     ): boolean => {
       if (stale || appendNow === undefined) return false
-      const decided = aggregate.decide(state, command)
-      if (!Exit.isExit(decided)) return false
-      const exit = decided as Exit.Exit<ReadonlyArray<Aggregate.EventOf<A>>, Aggregate.ErrorOf<A>>
-      if (!Exit.isSuccess(exit)) return false
-      const events = exit.value
-      const data = encode({ commandId, command, origin }, events)
+      let events: ReadonlyArray<Aggregate.EventOf<A>>
+      let data: Array<EventData> | InvalidCommand
+      try {
+        const decided = aggregate.decide(state, command)
+        if (!Exit.isExit(decided)) return false
+        const exit = decided as Exit.Exit<ReadonlyArray<Aggregate.EventOf<A>>, Aggregate.ErrorOf<A>>
+        if (!Exit.isSuccess(exit)) return false
+        events = exit.value
+        data = encode({ commandId, command, origin }, events)
+      } catch {
+        // A decider that throws: `execute` runs it again and turns the throw into a defect.
+        return false
+      }
       if (data instanceof InvalidCommand) return false
+      const appending = data
       resident.touch(key, dropState)
       const before = version
-      appendNow(streamName, data, { expectedVersion: ExpectedVersion.exact(before), tenant, commandId }, (appended) => {
+      // What the append's outcome means for the caller; throws only if `evolve` does.
+      const settle = (appended: Exit.Exit<AppendResult, AppendError>): Effect.Effect<CommandResult, ExecuteError<A>> | undefined => {
         if (Exit.isSuccess(appended)) {
           const result = appended.value
           if (result.alreadyApplied) {
             // Applied by an earlier delivery, maybe on another node: what we hold may be behind.
             stale = true
-            return done(replay(commandId, result))
+            return replay(commandId, result)
           }
+          // Stale until the state has followed the append, should `evolve` throw (and stale still
+          // if the instance's state was dropped meanwhile).
+          const dropped = stale
+          stale = true
           state = Aggregate.fold(aggregate, events, state)
           version = result.streamVersion
+          stale = dropped
           const snapshot = takeSnapshot(before, result.streamVersion)
           if (snapshot !== Effect.void) fork(snapshot)
-          return done(Effect.succeed(replyOf(commandId, data, result)))
+          return Effect.succeed(replyOf(commandId, appending, result))
         }
         stale = true
         const failure = Cause.failureOrCause(appended.cause)
-        if (Either.isRight(failure)) return done(Effect.failCause(failure.right))
-        done(failure.left._tag === "WrongExpectedVersion" ? undefined : Effect.fail(appendError(failure.left)))
+        if (Either.isRight(failure)) return Effect.failCause(failure.right)
+        return failure.left._tag === "WrongExpectedVersion" ? undefined : Effect.fail(appendError(failure.left))
+      }
+      appendNow(streamName, appending, { expectedVersion: ExpectedVersion.exact(before), tenant, commandId }, (appended) => {
+        let outcome: Effect.Effect<CommandResult, ExecuteError<A>> | undefined
+        try {
+          outcome = settle(appended)
+        } catch (defect) {
+          outcome = Effect.die(defect)
+        }
+        done(outcome)
       })
       return true
     }
