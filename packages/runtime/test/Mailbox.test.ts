@@ -75,6 +75,26 @@ describe("an instance's mailbox", () => {
       expect(fibers.size).toBe(2)
     }).pipe(Effect.scoped))
 
+  it.live("a claim holds the mailbox: only an idle one can be claimed, and jobs submitted meanwhile run after the release", () =>
+    Effect.gen(function*() {
+      const mailbox = yield* Mailbox.make(closed)
+      expect(mailbox.tryClaim()).toBe(true)
+      expect(mailbox.tryClaim()).toBe(false)
+      const ran: Array<string> = []
+      const waiting = yield* Effect.fork(mailbox.submit(Effect.sync(() => ran.push("queued"))))
+      yield* Effect.sleep("30 millis")
+      expect(ran).toEqual([])
+      mailbox.release()
+      expect(yield* Fiber.join(waiting)).toBe(1)
+      // Busy with a job, or with one queued: no claim.
+      const blocker = yield* Effect.fork(mailbox.submit(Effect.sleep("50 millis")))
+      yield* Effect.sleep("10 millis")
+      expect(mailbox.tryClaim()).toBe(false)
+      yield* Fiber.join(blocker)
+      expect(mailbox.tryClaim()).toBe(true)
+      mailbox.release()
+    }).pipe(Effect.scoped))
+
   it.live("a caller past its deadline or interrupted drops its job if it has not started", () =>
     Effect.gen(function*() {
       const mailbox = yield* Mailbox.make(closed)
