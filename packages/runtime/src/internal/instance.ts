@@ -291,41 +291,53 @@ export const make = <A extends Aggregate.Any>(aggregate: A, tenant: string, aggr
       }
     }
 
+    // What an append's outcome means for the caller, on both paths: the state follows a success;
+    // `undefined` is a conflict (the caller decides again). Throws only if `evolve` does, leaving
+    // the instance stale.
+    const settle = (
+      commandId: string,
+      events: ReadonlyArray<Aggregate.EventOf<A>>,
+      data: ReadonlyArray<EventData>,
+      before: number,
+      appended: Exit.Exit<AppendResult, AppendError>
+    ): Effect.Effect<CommandResult, ExecuteError<A>> | undefined => {
+      if (Exit.isSuccess(appended)) {
+        const result = appended.value
+        if (result.alreadyApplied) {
+          // Applied by an earlier delivery, maybe on another node: what we hold may be behind.
+          stale = true
+          return replay(commandId, result)
+        }
+        // Stale until the state has followed the append, should `evolve` throw (and stale still
+        // if the instance's state was dropped meanwhile).
+        const dropped = stale
+        stale = true
+        state = Aggregate.fold(aggregate, events, state)
+        version = result.streamVersion
+        stale = dropped
+        // After the append and off the reply's path.
+        const snapshot = takeSnapshot(before, result.streamVersion)
+        if (snapshot !== Effect.void) fork(snapshot)
+        return Effect.succeed(replyOf(commandId, data, result))
+      }
+      stale = true
+      const failure = Cause.failureOrCause(appended.cause)
+      if (Either.isRight(failure)) return Effect.failCause(failure.right)
+      return failure.left._tag === "WrongExpectedVersion" ? undefined : Effect.fail(appendError(failure.left))
+    }
+
     const write = (run: Run<A>, n: number, events: ReadonlyArray<Aggregate.EventOf<A>>): Effect.Effect<CommandResult, ExecuteError<A>> => {
       const { commandId } = run
       const data = encode(run, events)
       if (data instanceof InvalidCommand) return Effect.fail(data)
       const before = version
       // Once the append is sent, the state must follow it: no interruption in between.
-      const appended = Effect.uninterruptible(matchWith(
-        store.append(streamName, data, { expectedVersion: ExpectedVersion.exact(before), tenant, commandId }),
-        (error) => {
-          stale = true
-          return Effect.fail(error)
-        },
-        (result) => {
-          if (result.alreadyApplied) {
-            // Applied by an earlier delivery, maybe on another node: what we hold may be behind.
-            stale = true
-          } else {
-            state = Aggregate.fold(aggregate, events, state)
-            version = result.streamVersion
-          }
-          return Effect.succeed(result)
-        }
-      ))
-      return matchWith(
-        appended,
-        (error): Effect.Effect<CommandResult, ExecuteError<A>> =>
-          error._tag === "WrongExpectedVersion"
-            ? n <= config.maxConflictRetries ? attempt(run, n + 1) : Effect.fail(conflict(n))
-            : Effect.fail(appendError(error)),
-        (result) => {
-          if (result.alreadyApplied) return replay(commandId, result)
-          const reply = replyOf(commandId, data, result)
-          const snapshot = takeSnapshot(before, result.streamVersion)
-          return snapshot === Effect.void ? Effect.succeed(reply) : Effect.as(snapshot, reply)
-        }
+      return Effect.flatMap(
+        Effect.uninterruptible(Effect.map(
+          Effect.exit(store.append(streamName, data, { expectedVersion: ExpectedVersion.exact(before), tenant, commandId })),
+          (appended) => settle(commandId, events, data, before, appended)
+        )),
+        (outcome) => outcome ?? (n <= config.maxConflictRetries ? attempt(run, n + 1) : Effect.fail(conflict(n)))
       )
     }
 
@@ -365,35 +377,10 @@ export const make = <A extends Aggregate.Any>(aggregate: A, tenant: string, aggr
       const appending = data
       resident.touch(key, dropState)
       const before = version
-      // What the append's outcome means for the caller; throws only if `evolve` does.
-      const settle = (appended: Exit.Exit<AppendResult, AppendError>): Effect.Effect<CommandResult, ExecuteError<A>> | undefined => {
-        if (Exit.isSuccess(appended)) {
-          const result = appended.value
-          if (result.alreadyApplied) {
-            // Applied by an earlier delivery, maybe on another node: what we hold may be behind.
-            stale = true
-            return replay(commandId, result)
-          }
-          // Stale until the state has followed the append, should `evolve` throw (and stale still
-          // if the instance's state was dropped meanwhile).
-          const dropped = stale
-          stale = true
-          state = Aggregate.fold(aggregate, events, state)
-          version = result.streamVersion
-          stale = dropped
-          const snapshot = takeSnapshot(before, result.streamVersion)
-          if (snapshot !== Effect.void) fork(snapshot)
-          return Effect.succeed(replyOf(commandId, appending, result))
-        }
-        stale = true
-        const failure = Cause.failureOrCause(appended.cause)
-        if (Either.isRight(failure)) return Effect.failCause(failure.right)
-        return failure.left._tag === "WrongExpectedVersion" ? undefined : Effect.fail(appendError(failure.left))
-      }
       appendNow(streamName, appending, { expectedVersion: ExpectedVersion.exact(before), tenant, commandId }, (appended) => {
         let outcome: Effect.Effect<CommandResult, ExecuteError<A>> | undefined
         try {
-          outcome = settle(appended)
+          outcome = settle(commandId, events, appending, before, appended)
         } catch (defect) {
           outcome = Effect.die(defect)
         }
