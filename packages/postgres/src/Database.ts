@@ -85,7 +85,9 @@ export const layerClient = (
     const { url } = yield* DatabaseUrl
     const poolSize = options?.maxConnections ?? (yield* Config.integer("RECOUNT_PG_POOL_SIZE").pipe(Config.withDefault(20)))
     const idle = Duration.toMillis(options?.idleInTransactionTimeout ?? Duration.seconds(60))
+    const namedStatements = yield* Config.boolean("RECOUNT_PG_NAMED_STATEMENTS").pipe(Config.withDefault(true))
     return PgPool.layer({
+      namedStatements,
       url: Redacted.make(withSessionSettings(Redacted.value(url), { idle_in_transaction_session_timeout: String(idle) })),
       maxConnections: poolSize,
       applicationName: options?.applicationName ?? "recount"

@@ -24,7 +24,7 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import { notifyChannel } from "./Migrations.js"
-import { PgPool } from "./PgPool.js"
+import * as PgPool from "./PgPool.js"
 import { type Appender, AppendCall, expectedCode } from "./internal/append.js"
 import { query, type QueryError } from "./internal/query.js"
 import { eventColumns, type EventRow, toRecordedEvent } from "./internal/rows.js"
@@ -56,7 +56,7 @@ const isBefore = (a: RecordedEvent, b: RecordedEvent): boolean =>
  */
 export const make = Effect.gen(function*() {
   const sql = yield* PgClient.PgClient
-  const pool = yield* PgPool
+  const pool = yield* PgPool.PgPool
   const config = yield* EventStoreConfig
   const tracing = yield* Tracing.Tracing
   const scope = yield* Effect.scope
@@ -106,6 +106,7 @@ export const make = Effect.gen(function*() {
 
   const appender: Appender = {
     pool,
+    named: PgPool.namedStatements(pool),
     appended: (events) => {
       notifyAppended()
       appendOutcomes.appended.unsafeUpdate(1, noTags)
@@ -323,4 +324,4 @@ export const make = Effect.gen(function*() {
 /**
  * @since 0.1.0
  */
-export const layer: Layer.Layer<EventStore, never, PgClient.PgClient | PgPool> = Layer.scoped(EventStore, make)
+export const layer: Layer.Layer<EventStore, never, PgClient.PgClient | PgPool.PgPool> = Layer.scoped(EventStore, make)

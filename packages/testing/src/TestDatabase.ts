@@ -79,14 +79,15 @@ export const layerUrl: Layer.Layer<TestDatabaseUrl, SqlError | EmbeddedPostgres.
  *
  * @since 0.1.0
  */
-export const layerClient = (options?: { readonly maxConnections?: number }): Layer.Layer<
+export const layerClient = (options?: { readonly maxConnections?: number; readonly namedStatements?: boolean }): Layer.Layer<
   PgClient.PgClient | SqlClient.SqlClient | PgPool.PgPool | TestDatabaseUrl,
   SqlError | EmbeddedPostgres.EmbeddedPostgresError
 > =>
   Layer.unwrapEffect(Effect.map(TestDatabaseUrl, (url) =>
     PgPool.layer({
       url: Redacted.make(Database.withSessionSettings(url, { idle_in_transaction_session_timeout: "60000" })),
-      maxConnections: options?.maxConnections ?? 30
+      maxConnections: options?.maxConnections ?? 30,
+      namedStatements: options?.namedStatements
     }))).pipe(Layer.provideMerge(layerUrl))
 
 /**
@@ -94,7 +95,7 @@ export const layerClient = (options?: { readonly maxConnections?: number }): Lay
  *
  * @since 0.1.0
  */
-export const layerStores = (options?: { readonly maxConnections?: number }): Layer.Layer<
+export const layerStores = (options?: { readonly maxConnections?: number; readonly namedStatements?: boolean }): Layer.Layer<
   EventStore | SnapshotStore | CheckpointStore | PgClient.PgClient | SqlClient.SqlClient | PgPool.PgPool | TestDatabaseUrl,
   SqlError | Migrator.MigrationError | EmbeddedPostgres.EmbeddedPostgresError
 > => PgStores.layer.pipe(Layer.provideMerge(layerClient(options)))

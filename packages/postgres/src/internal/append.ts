@@ -24,6 +24,14 @@ export const appendSql = "SELECT status, stream_version, global_position, first_
 export const findAppendedSql =
   "SELECT status, stream_version, global_position, first_version, conflict_event_id FROM recount_find_appended($1, $2, $3::jsonb)"
 
+interface NamedStatement {
+  readonly name: string
+  readonly text: string
+}
+
+/** The append, prepared once per connection: the server parses and plans it once. */
+const namedAppend: NamedStatement = { name: "recount_append_v1", text: appendSql }
+
 interface AppendRow {
   readonly status: number
   readonly stream_version: string | null
@@ -38,6 +46,8 @@ type Resume = (effect: Effect.Effect<AppendResult, AppendError>) => void
 /** What every append of one store shares. */
 export interface Appender {
   readonly pool: Pg.Pool
+  /** Prepare `recount_append` once per connection (see `PgPool.namedStatements`). */
+  readonly named: boolean
   /** Events were written (status 0): wake followers, count them. */
   readonly appended: (events: number) => void
   readonly alreadyApplied: () => void
@@ -97,15 +107,17 @@ export class AppendCall {
   }
 
   send(): void {
-    this.query(appendSql, this.params, false)
+    this.query(this.appender.named ? namedAppend : appendSql, this.params, false)
   }
 
-  private query(text: string, values: ReadonlyArray<unknown>, lookup: boolean): void {
+  private query(statement: string | NamedStatement, values: ReadonlyArray<unknown>, lookup: boolean): void {
+    const callback = (error: DriverError | undefined, result: Pg.QueryResult<AppendRow> | undefined) => {
+      if (error) this.refused(error, lookup)
+      else this.finish(this.outcome(result?.rows[0]))
+    }
     try {
-      this.appender.pool.query(text, values as Array<unknown>, (error: DriverError | undefined, result: Pg.QueryResult<AppendRow> | undefined) => {
-        if (error) this.refused(error, lookup)
-        else this.finish(this.outcome(result?.rows[0]))
-      })
+      if (typeof statement === "string") this.appender.pool.query(statement, values as Array<unknown>, callback)
+      else this.appender.pool.query({ name: statement.name, text: statement.text, values: values as Array<unknown> }, callback)
     } catch (error) {
       // Should the driver throw instead of calling back, the append still gets an answer.
       this.appender.failed()
