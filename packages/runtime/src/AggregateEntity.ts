@@ -89,37 +89,46 @@ export const layer = <A extends Aggregate.Any>(
         // caller holds the mailbox; its deadline still answers the caller at its time, and the
         // command, started, runs to its end. Traced or with command ids in the logs, commands go
         // through the mailbox, where they get their span and annotation.
+        const tryExecute = <E>(
+          commandId: string,
+          command: Aggregate.CommandOf<A>,
+          origin: Instance.Origin,
+          deadline: Mailbox.Deadline<E>,
+          answer: (outcome: Effect.Effect<CommandResult, unknown>) => void
+        ): boolean => {
+          if (!mailbox.tryClaim()) return false
+          let finished = false
+          let timer: ReturnType<typeof setTimeout> | undefined
+          const started = instance.tryFast(commandId, command, origin, (outcome) => {
+            mailbox.release()
+            // A caller that gave up (its deadline) is not answered; a conflict's retry is then
+            // not made either: the command did not apply, and a retry with its id will.
+            if (finished) return
+            finished = true
+            if (timer !== undefined) clearTimeout(timer)
+            answer(outcome ?? execute(commandId, command, origin, deadline))
+          })
+          if (!started) {
+            mailbox.release()
+            return false
+          }
+          timer = setTimeout(() => {
+            if (finished) return
+            finished = true
+            answer(Effect.fail(deadline.onTimeout()))
+          }, deadline.millis)
+          timer.unref()
+          return true
+        }
         const fast = !tracing.enabled && !tracing.logCommandIds
         const executeDirect = <E>(commandId: string, command: Aggregate.CommandOf<A>, origin: Instance.Origin, deadline: Mailbox.Deadline<E>) =>
-          fast
-            ? Effect.async<CommandResult, unknown>((resume) => {
-              if (!mailbox.tryClaim()) return resume(execute(commandId, command, origin, deadline))
-              let finished = false
-              let timer: ReturnType<typeof setTimeout> | undefined
-              const started = instance.tryFast(commandId, command, origin, (outcome) => {
-                mailbox.release()
-                // A caller that gave up (its deadline) is not answered; a conflict's retry is then
-                // not made either: the command did not apply, and a retry with its id will.
-                if (finished) return
-                finished = true
-                if (timer !== undefined) clearTimeout(timer)
-                resume(outcome ?? execute(commandId, command, origin, deadline))
-              })
-              if (!started) {
-                mailbox.release()
-                return resume(execute(commandId, command, origin, deadline))
-              }
-              timer = setTimeout(() => {
-                if (finished) return
-                finished = true
-                resume(Effect.fail(deadline.onTimeout()))
-              }, deadline.millis)
-              timer.unref()
-            })
-            : execute(commandId, command, origin, deadline)
+          Effect.async<CommandResult, unknown>((resume) => {
+            if (!tryExecute(commandId, command, origin, deadline, resume)) resume(execute(commandId, command, origin, deadline))
+          })
         const local: LocalInstances.LocalInstance = {
           shardId: address.shardId,
-          execute: executeDirect as LocalInstances.LocalInstance["execute"],
+          execute: (fast ? executeDirect : execute) as LocalInstances.LocalInstance["execute"],
+          tryExecute: fast ? tryExecute as LocalInstances.LocalInstance["tryExecute"] : undefined,
           view,
           directUntil: 0
         }

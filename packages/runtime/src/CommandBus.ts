@@ -13,6 +13,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as HashSet from "effect/HashSet"
 import * as Layer from "effect/Layer"
@@ -119,6 +120,8 @@ const matchCauseWith = <A, E, A2, E2, A3, E3>(
   onSuccess: (a: A) => Effect.Effect<A3, E3>
 ): Effect.Effect<A2 | A3, E2 | E3> => Effect.matchCauseEffect(effect, { onFailure, onSuccess })
 
+type AggregateMetrics = ReturnType<typeof RecountMetrics.forAggregate>
+
 /** A command's deadline; a class, so that a dispatch makes no closure for it. */
 class CommandDeadline implements Mailbox.Deadline<CommandTimeout> {
   constructor(
@@ -193,6 +196,31 @@ export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<Com
     // cheaper than timing it out from outside.
     const unavailable = (aggregate: Aggregate.Any, aggregateId: string, e: unknown) =>
       new AggregateUnavailable({ aggregate: aggregate.name, aggregateId, detail: describe(e) })
+    // What the caller sees of a failed command: the aggregate's domain errors and our typed errors
+    // as they are, anything else as unavailable.
+    const callerCause = (aggregate: Aggregate.Any, aggregateId: string, cause: Cause.Cause<unknown>): Cause.Cause<unknown> => {
+      const failure = Cause.failureOrCause(cause)
+      if (Either.isLeft(failure)) {
+        const e = failure.left
+        return isDomainError.get(aggregate)!(e) || (typeof e === "object" && e !== null && "_tag" in e && ours.has((e as { _tag: string })._tag))
+          ? Cause.fail(e)
+          : Cause.fail(unavailable(aggregate, aggregateId, e))
+      }
+      const defect = Cause.dieOption(cause)
+      if (Option.isSome(defect)) return Cause.fail(unavailable(aggregate, aggregateId, defect.value))
+      // A volatile reply can carry the runner's interruption of the handler: its entity server
+      // closed while the command ran (its shard moved, its runner's shard locks lapsed). The
+      // caller was not interrupted; the command may or may not have run. Only that interruption
+      // (@effect/rpc's transient one): others, such as a workflow suspending its activity, keep
+      // their meaning.
+      return Cause.isInterruptedOnly(cause) && [...Cause.interruptors(cause)].every((id) => HashSet.has(FiberId.ids(id), RpcServer.fiberIdTransientInterrupt.id))
+        ? Cause.fail(unavailable(aggregate, aggregateId, "interrupted on the runner"))
+        : cause
+    }
+    // One handler for failures, defects and interruptions: a frame per kind cost more than the
+    // command's decide.
+    const forCaller = <A>(aggregate: Aggregate.Any, aggregateId: string, effect: Effect.Effect<A, unknown>) =>
+      Effect.catchAllCause(effect, (cause) => Effect.failCause(callerCause(aggregate, aggregateId, cause)))
     const call = <A>(
       aggregate: Aggregate.Any,
       aggregateId: string,
@@ -203,28 +231,7 @@ export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<Com
     ) => {
       const deadline = new CommandDeadline(aggregate.name, aggregateId, commandId, Duration.toMillis(Duration.decode(timeout ?? config.commandTimeout)))
       const effect = send(deadline) ?? withTimeout(viaCluster(), deadline.millis, () => deadline.onTimeout())
-      const domainError = isDomainError.get(aggregate)!
-      // One handler for failures, defects and interruptions: a frame per kind cost more than the
-      // command's decide.
-      return Effect.catchAllCause(effect, (cause) => {
-        const failure = Cause.failureOrCause(cause)
-        if (Either.isLeft(failure)) {
-          const e = failure.left
-          return domainError(e) || (typeof e === "object" && e !== null && "_tag" in e && ours.has((e as { _tag: string })._tag))
-            ? Effect.fail(e)
-            : Effect.fail(unavailable(aggregate, aggregateId, e))
-        }
-        const defect = Cause.dieOption(cause)
-        if (Option.isSome(defect)) return Effect.fail(unavailable(aggregate, aggregateId, defect.value))
-        // A volatile reply can carry the runner's interruption of the handler: its entity server
-        // closed while the command ran (its shard moved, its runner's shard locks lapsed). The
-        // caller was not interrupted; the command may or may not have run. Only that interruption
-        // (@effect/rpc's transient one): others, such as a workflow suspending its activity, keep
-        // their meaning.
-        return Cause.isInterruptedOnly(cause) && [...Cause.interruptors(cause)].every((id) => HashSet.has(FiberId.ids(id), RpcServer.fiberIdTransientInterrupt.id))
-          ? Effect.fail(unavailable(aggregate, aggregateId, "interrupted on the runner"))
-          : Effect.failCause(cause)
-      })
+      return forCaller(aggregate, aggregateId, effect)
     }
 
     // What travels with the command to its entity: the correlation id, and, when this process
@@ -255,34 +262,83 @@ export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<Com
       }
     }
 
+    const record = (metered: AggregateMetrics, started: number, exit: Exit.Exit<DispatchResult, unknown>) => {
+      if (Exit.isSuccess(exit)) metered.record(exit.value.alreadyApplied ? "already_applied" : "ok", started)
+      else {
+        const failure = Cause.failureOption(exit.cause)
+        metered.record(failure._tag === "Some" ? outcomeOf(failure.value) : "unavailable", started)
+      }
+    }
+
+    // One frame for both outcomes: an `onExit`, or a map and an error tap, cost more.
+    const measured = <A extends DispatchResult, E>(metered: AggregateMetrics, started: number, effect: Effect.Effect<A, E>) =>
+      matchCauseWith(
+        effect,
+        (cause) => {
+          record(metered, started, Exit.failCause(cause))
+          return Effect.failCause(cause)
+        },
+        (result) => {
+          record(metered, started, Exit.succeed(result))
+          return Effect.succeed(result)
+        }
+      )
+
+    // The common command in one step of the caller's fiber: untraced, volatile, eventual, to an
+    // instance awake here whose mailbox is idle. The instance answers through a callback, with an
+    // exit (or, after a conflict, the mailbox path to run); anything else takes the general path.
+    const directly = (
+      aggregate: Aggregate.Any,
+      aggregateId: string,
+      command: unknown,
+      commandId: string,
+      options: DispatchOptions | undefined,
+      span: Tracer.AnySpan | undefined,
+      metered: AggregateMetrics,
+      started: number
+    ): Effect.Effect<DispatchResult, unknown> | undefined => {
+      if (options !== undefined && (options.delivery === "persisted" || (options.consistency ?? "eventual") !== "eventual")) return undefined
+      const id = checkTarget(aggregate.name, aggregateId, options?.tenant ?? "default")
+      if (Either.isLeft(id) || checkName(commandId, maxIdLength) !== undefined) return undefined
+      const instance = direct(aggregate, id.right)
+      const tryExecute = instance?.tryExecute
+      if (tryExecute === undefined) return undefined
+      const deadline = new CommandDeadline(aggregate.name, aggregateId, commandId, Duration.toMillis(Duration.decode(options?.timeout ?? config.commandTimeout)))
+      const origin = { span, correlationId: options?.correlationId }
+      return Effect.async<DispatchResult, unknown>((resume) => {
+        const answer = (outcome: Effect.Effect<CommandResult, unknown>) => {
+          if (!Exit.isExit(outcome)) return resume(measured(metered, started, forCaller(aggregate, aggregateId, outcome)))
+          const exit = (Exit.isSuccess(outcome) ? outcome : Exit.failCause(callerCause(aggregate, aggregateId, outcome.cause))) as Exit.Exit<DispatchResult, unknown>
+          record(metered, started, exit)
+          resume(exit)
+        }
+        if (!tryExecute(commandId, command, origin, deadline, answer)) {
+          resume(measured(metered, started, send(aggregate, aggregateId, command as Aggregate.CommandOf<Aggregate.Any>, commandId, options)))
+        }
+      })
+    }
+
     const dispatch: CommandBusService["dispatch"] = (aggregate, aggregateId, command, options) =>
-      Effect.suspend(() => {
+      Effect.withFiberRuntime((fiber) => {
         const commandId = options?.commandId ?? globalThis.crypto.randomUUID()
         const started = performance.now()
         const metered = metrics.get(aggregate)
+        if (metered !== undefined && !tracing.enabled) {
+          const span = Option.getOrUndefined(Context.getOption(fiber.currentContext, Tracer.ParentSpan))
+          const fast = directly(aggregate, aggregateId, command, commandId, options, span, metered, started)
+          if (fast !== undefined) return fast as Effect.Effect<DispatchResult, Aggregate.ErrorOf<typeof aggregate> | DispatchError>
+        }
         const sent = send(aggregate, aggregateId, command, commandId, options)
-        // One frame for both outcomes: an `onExit`, or a map and an error tap, cost more.
-        const measured = metered === undefined ? sent : matchCauseWith(
-          sent,
-          (cause) => {
-            const failure = Cause.failureOption(cause)
-            metered.record(failure._tag === "Some" ? outcomeOf(failure.value) : "unavailable", started)
-            return Effect.failCause(cause)
-          },
-          (result) => {
-            metered.record(result.alreadyApplied ? "already_applied" : "ok", started)
-            return Effect.succeed(result)
-          }
-        )
+        const result = metered === undefined ? sent : measured(metered, started, sent)
         return tracing.enabled
-          ? Effect.withSpan(measured, "recount.command", {
+          ? Effect.withSpan(result, "recount.command", {
             kind: "server",
             attributes: {
               ...Tracing.commandAttributes({ aggregate: aggregate.name, aggregateId, command, commandId }),
               "recount.tenant": options?.tenant ?? "default"
             }
           })
-          : measured
+          : result
       })
 
     // Checks the target and the options, then sends; no generator: this runs for every command.

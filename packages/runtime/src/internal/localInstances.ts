@@ -24,6 +24,19 @@ export interface LocalInstance {
   readonly shardId: ShardId
   /** Goes through the instance's mailbox, like a cluster-delivered command. */
   readonly execute: <E>(commandId: string, command: unknown, origin: Origin, deadline: Deadline<E>) => Effect.Effect<CommandResult, unknown>
+  /**
+   * Runs the command without a fiber when the instance can (its mailbox idle, see
+   * `instance.tryFast`), and answers once with the outcome: an exit, or an effect to run (the
+   * mailbox path after a conflict). Returns false, having done nothing, when the command must go
+   * through `execute`. Absent when commands are traced or their ids logged.
+   */
+  readonly tryExecute: (<E>(
+    commandId: string,
+    command: unknown,
+    origin: Origin,
+    deadline: Deadline<E>,
+    answer: (outcome: Effect.Effect<CommandResult, unknown>) => void
+  ) => boolean) | undefined
   readonly view: <E>(deadline: Deadline<E>) => Effect.Effect<StateView, AggregateUnavailable | E>
   /**
    * After this time (ms since the epoch) the bus sends the next command through the cluster. The
