@@ -31,7 +31,8 @@ import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import type * as Net from "node:net"
 import { coalesceWrites } from "./internal/coalesceWrites.js"
-import { Authentication, type DispatchResult, RecountApi, type WireEvent } from "./RecountApi.js"
+import * as DispatchBatcher from "./internal/dispatchBatcher.js"
+import { Authentication, type DispatchPayload, type DispatchResult, maxBatchCommands, RecountApi, type WireEvent } from "./RecountApi.js"
 
 type Api = RpcClient.FromGroup<typeof RecountApi, RpcClientError>
 type Call<K extends keyof Api> = Api[K] extends (...args: infer _A) => infer R ? R : never
@@ -112,6 +113,13 @@ const make = Effect.gen(function*() {
   // No span per message on the client either: see RecountServer.
   const rpc = yield* RpcClient.make(RecountApi, { disableTracing: true })
   const tracing = yield* Tracing.Tracing
+  // Commands without headers of their own (no trace, no correlation id) may share a call.
+  const batched = DispatchBatcher.make({
+    one: (payload: DispatchPayload) => rpc.Dispatch(payload),
+    many: (commands) => rpc.DispatchBatch({ commands }),
+    max: maxBatchCommands,
+    runtime: yield* Effect.runtime<never>()
+  })
 
   // The caller's trace goes along as a `traceparent` header: the node continues it.
   const headersFor = (span: Option.Option<Tracer.AnySpan>, correlationId: string | undefined): Record<string, string> | undefined => {
@@ -153,7 +161,10 @@ const make = Effect.gen(function*() {
         "recount.client.dispatch",
         { kind: "client", attributes: Tracing.commandAttributes({ aggregate: aggregate.name, aggregateId: id, command, commandId }) }
       )
-      : rpc.Dispatch(payload, optionsFor(headersFor(span, options?.correlationId)))
+      : Effect.suspend(() => {
+        const headers = headersFor(span, options?.correlationId)
+        return headers === undefined ? batched(payload) : rpc.Dispatch(payload, { headers })
+      })
     return Effect.catchTag(sent, "DomainError", (e) =>
       Effect.flatMap(
         Schema.decodeUnknown(aggregate.errors)(e.error).pipe(Effect.orElseSucceed(() => e)),

@@ -1,6 +1,7 @@
 /**
- * The RPC library's own cost per call, without Recount's command path: the API's `Dispatch` RPC
- * (same payload, result and error schemas, same `Authentication` middleware) served over
+ * The RPC library's own cost per call, without Recount's command path: the API's `Dispatch` and
+ * `DispatchBatch` RPCs (same payload, result and error schemas, same `Authentication` middleware;
+ * the typed client batches the commands of callers who dispatch while others wait) served over
  * WebSocket by a handler that answers at once, called by the typed client (`RecountClient`) with
  * 32 concurrent callers from another process. What each process spends per call here is the floor
  * under the `rpc` suite's face costs: the library's fibers, schemas and serialization, `ws` and
@@ -24,7 +25,7 @@ import { HttpLayerRouter } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { RpcGroup, RpcSerialization, RpcServer } from "@effect/rpc"
 import * as RecountClient from "@recount/rpc/RecountClient"
-import { Authentication, Dispatch } from "@recount/rpc/RecountApi"
+import { Authentication, Dispatch, DispatchBatch, type DispatchPayload } from "@recount/rpc/RecountApi"
 import { BankAccount, Deposit } from "@recount/testing/TestAggregates"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -38,22 +39,25 @@ import { fileURLToPath } from "node:url"
 const callers = 32
 const warmupSeconds = 2
 
-class Group extends RpcGroup.make(Dispatch).middleware(Authentication) {}
+class Group extends RpcGroup.make(Dispatch, DispatchBatch).middleware(Authentication) {}
 
 const principal = { keyId: "floor", tenant: "floor", role: "write" as const }
 
 const server = (msgpack: boolean, spreadMillis: number) => {
+  const dispatch = (p: DispatchPayload) =>
+    Effect.as(spreadMillis > 0 ? Effect.sleep(Math.random() * spreadMillis) : Effect.void, {
+      aggregate: p.aggregate,
+      aggregateId: p.id,
+      commandId: p.commandId ?? "none",
+      streamVersion: 2,
+      globalPosition: 1n,
+      events: [{ eventId: "e", type: "Deposited", streamVersion: 2, data: { amount: 1 } }],
+      alreadyApplied: false
+    })
   const handlers = Group.toLayer({
-    Dispatch: (p) =>
-      Effect.as(spreadMillis > 0 ? Effect.sleep(Math.random() * spreadMillis) : Effect.void, {
-        aggregate: p.aggregate,
-        aggregateId: p.id,
-        commandId: p.commandId ?? "none",
-        streamVersion: 2,
-        globalPosition: 1n,
-        events: [{ eventId: "e", type: "Deposited", streamVersion: 2, data: { amount: 1 } }],
-        alreadyApplied: false
-      })
+    Dispatch: dispatch,
+    // As the node answers a batch: every command at once, each outcome on its own.
+    DispatchBatch: (p) => Effect.forEach(p.commands, (c) => Effect.either(dispatch(c)), { concurrency: "unbounded" })
   })
   const auth = Layer.succeed(Authentication, Authentication.of(() => Effect.succeed(principal)))
   const rpc = RpcServer.layerHttpRouter({ group: Group, path: msgpack ? "/rpc/msgpack" : "/rpc", protocol: "websocket", disableTracing: true }).pipe(

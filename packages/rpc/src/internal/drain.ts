@@ -76,7 +76,7 @@ export const guard = <E, R>(drain: Drain, app: Effect.Effect<HttpServerResponse.
   })
 
 /**
- * The RPC handlers, with each `Dispatch` tracked; while draining, a new one fails with
+ * The RPC handlers, with each `Dispatch` (and each command of a `DispatchBatch`) tracked; while draining, a new one fails with
  * `AggregateUnavailable`, which clients retry with the same command id.
  *
  * The handlers are registered with an empty context. The RPC library keeps the context a group's
@@ -90,12 +90,15 @@ export const guard = <E, R>(drain: Drain, app: Effect.Effect<HttpServerResponse.
 export const handlers = Layer.scopedContext(Effect.gen(function*() {
   const ops = yield* Handlers.operations
   const drain = yield* CurrentDrain
+  const dispatch: typeof ops.Dispatch = (payload, options) =>
+    drain.draining()
+      ? Effect.fail(new AggregateUnavailable({ aggregate: payload.aggregate, aggregateId: payload.id, detail: "this node is shutting down; retry with the same command id" }))
+      : drain.track(ops.Dispatch(payload, options))
   const built = RecountApi.toHandlersContext({
     ...ops,
-    Dispatch: (payload, options) =>
-      drain.draining()
-        ? Effect.fail(new AggregateUnavailable({ aggregate: payload.aggregate, aggregateId: payload.id, detail: "this node is shutting down; retry with the same command id" }))
-        : drain.track(ops.Dispatch(payload, options))
+    Dispatch: dispatch,
+    // Each command of a batch on its own, as if it had come alone.
+    DispatchBatch: Handlers.batch(dispatch)
   })
   return yield* inEmptyContext(built)
 }))

@@ -24,8 +24,9 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import { ApiConfig } from "../ApiConfig.js"
+import * as FanOut from "./fanOut.js"
 import { allTenants, ApiKeys } from "../ApiKeys.js"
-import { DomainError, Forbidden, LimitExceeded, Principal, RecountApi, type Role } from "../RecountApi.js"
+import { type DispatchPayload, type DispatchResult, DomainError, Forbidden, LimitExceeded, Principal, RecountApi, type Role } from "../RecountApi.js"
 
 const rank: Record<Role, number> = { read: 0, write: 1, admin: 2 }
 
@@ -59,6 +60,14 @@ const tagOf = (e: unknown) => typeof e === "object" && e !== null && "_tag" in e
 /** States cross the wire in their snapshot encoding when the aggregate has one. */
 const encodeState = (aggregate: Aggregate.Any, state: unknown) =>
   aggregate.snapshot ? Schema.encodeUnknownEither(aggregate.snapshot.schema)(state).pipe(Either.getOrElse(() => state)) : state
+
+/**
+ * `DispatchBatch` from a dispatch of one command: every command at once, each outcome an `Either`
+ * (so that one command's error is its caller's alone). The batch's headers are each command's.
+ */
+export const batch = <E, R>(dispatch: (p: DispatchPayload, options?: { readonly headers: Headers.Headers }) => Effect.Effect<DispatchResult, E, R>) =>
+(p: { readonly commands: ReadonlyArray<DispatchPayload> }, options?: { readonly headers: Headers.Headers }): Effect.Effect<Array<Either.Either<DispatchResult, E>>, never, R> =>
+  FanOut.all(p.commands.map((command) => dispatch(command, options)))
 
 /**
  * The API's operations, shared by the RPC protocol and the HTTP face. Each checks the caller's
@@ -109,32 +118,36 @@ export const operations = Effect.gen(function*() {
       onTimeout: () => new WorkflowsUnavailable({ detail: `no answer within the request timeout of ${requestMillis} ms` })
     })
 
+  // Every command takes this path: steps rather than a generator.
+  const dispatch = (p: DispatchPayload, options?: { readonly headers: Headers.Headers }) =>
+    Effect.flatMap(Effect.flatMap(Principal, (principal) => tenantFor(principal, p.tenant, "write", "dispatch commands")), (tenant) => {
+      const aggregate = bus.aggregates.get(p.aggregate)
+      const consistency = p.consistency === undefined || typeof p.consistency === "string"
+        ? p.consistency
+        : { projections: p.consistency.projections, timeout: p.consistency.timeoutMillis ?? undefined }
+      return bus.dispatchUnknown(p.aggregate, p.id, p.command, {
+        tenant,
+        commandId: p.commandId,
+        correlationId: options?.headers[correlationIdHeader],
+        consistency,
+        timeout: Math.min(p.timeoutMillis ?? requestMillis, requestMillis)
+      }).pipe(
+        Effect.catchAll((e): Effect.Effect<never, DomainError | InvalidCommand | AggregateUnavailable> => {
+          if (aggregate && Schema.is(aggregate.errors)(e)) {
+            return Effect.fail(new DomainError({ aggregate: aggregate.name, error: Schema.encodeUnknownSync(aggregate.errors)(e) }))
+          }
+          const tag = tagOf(e)
+          return tag !== undefined && ourErrors.has(tag)
+            ? Effect.fail(e as InvalidCommand)
+            : Effect.fail(new AggregateUnavailable({ aggregate: p.aggregate, aggregateId: p.id, detail: String(e) }))
+        })
+      )
+    }).pipe(withCallerTrace(tracing.enabled, options?.headers))
+
   return {
-    // Every call takes this path: steps rather than a generator.
-    Dispatch: (p, options?: { readonly headers: Headers.Headers }) =>
-      Effect.flatMap(Effect.flatMap(Principal, (principal) => tenantFor(principal, p.tenant, "write", "dispatch commands")), (tenant) => {
-        const aggregate = bus.aggregates.get(p.aggregate)
-        const consistency = p.consistency === undefined || typeof p.consistency === "string"
-          ? p.consistency
-          : { projections: p.consistency.projections, timeout: p.consistency.timeoutMillis ?? undefined }
-        return bus.dispatchUnknown(p.aggregate, p.id, p.command, {
-          tenant,
-          commandId: p.commandId,
-          correlationId: options?.headers[correlationIdHeader],
-          consistency,
-          timeout: Math.min(p.timeoutMillis ?? requestMillis, requestMillis)
-        }).pipe(
-          Effect.catchAll((e): Effect.Effect<never, DomainError | InvalidCommand | AggregateUnavailable> => {
-            if (aggregate && Schema.is(aggregate.errors)(e)) {
-              return Effect.fail(new DomainError({ aggregate: aggregate.name, error: Schema.encodeUnknownSync(aggregate.errors)(e) }))
-            }
-            const tag = tagOf(e)
-            return tag !== undefined && ourErrors.has(tag)
-              ? Effect.fail(e as InvalidCommand)
-              : Effect.fail(new AggregateUnavailable({ aggregate: p.aggregate, aggregateId: p.id, detail: String(e) }))
-          })
-        )
-      }).pipe(withCallerTrace(tracing.enabled, options?.headers)),
+    Dispatch: dispatch,
+
+    DispatchBatch: batch(dispatch),
 
     GetState: (p) =>
       Effect.gen(function*() {
