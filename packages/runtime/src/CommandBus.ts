@@ -306,15 +306,14 @@ export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<Com
       const deadline = new CommandDeadline(aggregate.name, aggregateId, commandId, Duration.toMillis(Duration.decode(options?.timeout ?? config.commandTimeout)))
       const origin = { span, correlationId: options?.correlationId }
       return Effect.async<DispatchResult, unknown>((resume) => {
-        const answer = (outcome: Effect.Effect<CommandResult, unknown>) => {
+        // An inline callback: a named one costs a `defineProperty` per command under tsx.
+        const ran = tryExecute(commandId, command, origin, deadline, (outcome) => {
           if (!Exit.isExit(outcome)) return resume(measured(metered, started, forCaller(aggregate, aggregateId, outcome)))
           const exit = (Exit.isSuccess(outcome) ? outcome : Exit.failCause(callerCause(aggregate, aggregateId, outcome.cause))) as Exit.Exit<DispatchResult, unknown>
           record(metered, started, exit)
           resume(exit)
-        }
-        if (!tryExecute(commandId, command, origin, deadline, answer)) {
-          resume(measured(metered, started, send(aggregate, aggregateId, command as Aggregate.CommandOf<Aggregate.Any>, commandId, options)))
-        }
+        })
+        if (!ran) resume(measured(metered, started, send(aggregate, aggregateId, command as Aggregate.CommandOf<Aggregate.Any>, commandId, options)))
       })
     }
 
