@@ -20,7 +20,6 @@ import { SqlError } from "@effect/sql/SqlError"
 import * as Statement from "@effect/sql/Statement"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type Pg from "pg"
 
@@ -65,30 +64,38 @@ class PoolConnection implements Connection {
   }
 }
 
+/** A client checked out of the pool, with the error its socket raised while held (if any). */
+interface Held {
+  readonly client: Pg.PoolClient
+  broken: Error | undefined
+  readonly onError: (e: Error) => void
+}
+
+/** Checks a client out of the pool. */
+const checkOut = (pool: Pg.Pool): Effect.Effect<Held, SqlError> =>
+  Effect.async<Held, SqlError>((resume) => {
+    pool.connect((error, client) => {
+      if (error || !client) {
+        resume(Effect.fail(new SqlError({ cause: error, message: "Failed to acquire connection for transaction" })))
+        return
+      }
+      // A checked-out client that loses its server emits "error"; unheard, it would end the process.
+      const held: Held = { client, broken: undefined, onError: (e: Error) => held.broken = e }
+      client.on("error", held.onError)
+      resume(Effect.succeed(held))
+    })
+  })
+
+/** Gives a client back to the pool, which destroys it if it broke. */
+const checkIn = (held: Held): Effect.Effect<void> =>
+  Effect.sync(() => {
+    held.client.off("error", held.onError)
+    held.client.release(held.broken)
+  })
+
 /** A client of the pool for one transaction, released when its scope closes (destroyed if it broke). */
 const reserve = (pool: Pg.Pool): Connection.Acquirer =>
-  Effect.map(
-    Effect.acquireRelease(
-      Effect.async<{ readonly client: Pg.PoolClient; broken: Error | undefined; readonly onError: (e: Error) => void }, SqlError>((resume) => {
-        pool.connect((error, client) => {
-          if (error || !client) {
-            resume(Effect.fail(new SqlError({ cause: error, message: "Failed to acquire connection for transaction" })))
-            return
-          }
-          // A checked-out client that loses its server emits "error"; unheard, it would end the process.
-          const held = { client, broken: undefined as Error | undefined, onError: (e: Error) => held.broken = e }
-          client.on("error", held.onError)
-          resume(Effect.succeed(held))
-        })
-      }),
-      (held) =>
-        Effect.sync(() => {
-          held.client.off("error", held.onError)
-          held.client.release(held.broken)
-        })
-    ),
-    (held) => new PoolConnection(held.client)
-  )
+  Effect.map(Effect.acquireRelease(checkOut(pool), checkIn), (held) => new PoolConnection(held.client))
 
 /**
  * Runs a statement built by the client: on the transaction's connection (or the pool) directly,
@@ -182,12 +189,9 @@ export const transaction = <A, E, R>(
         Effect.onError(() => Effect.ignore(connection.execute("ROLLBACK", [], undefined)))
       )
     )
-  // The client's scope is not `body`'s: resources that `body` scopes must not end with the batch.
-  return Effect.acquireUseRelease(
-    Scope.make(),
-    (scope) => Effect.flatMap(Scope.extend(reserve(pool), scope), run),
-    (scope, exit) => Scope.close(scope, exit)
-  )
+  // The client is held for the transaction alone, so no scope of `body`'s ends with it; it is
+  // checked out and in directly, without a scope of its own per batch.
+  return Effect.acquireUseRelease(checkOut(pool), (held) => run(new PoolConnection(held.client)), checkIn)
 }
 
 /** A string as an SQL literal (standard_conforming_strings, PostgreSQL's default since 9.1). */

@@ -22,6 +22,12 @@ import * as Projection from "../Projection.js"
 import * as RecountMetrics from "../RecountMetrics.js"
 import * as Rows from "./projectionRows.js"
 
+/**
+ * A page read ahead, from its fiber: `Fiber.join` without its merge of the fiber's refs into the
+ * caller's (a read changes none of them), which diffed the fiber's whole context once per page.
+ */
+const joinPage = <A, E>(fiber: Fiber.Fiber<A, E>): Effect.Effect<A, E> => Effect.flatMap(Fiber.await(fiber), (exit) => exit)
+
 /** Another instance holds the projection's lease, or its state moved under this one: stop writing. */
 export class Fenced extends Data.TaggedError("Fenced")<{ readonly reason: string }> {}
 
@@ -400,7 +406,7 @@ const runWith = (projection: Projection.Any, options: RunnerOptions, sql: SqlCli
       Effect.map(readAfter(after), (batch) => [batch, batch.events.length > 0 ? decode(batch.events) : undefined] as const)
     /** The page after `previous`'s, once `previous` has arrived full. */
     const pageAfter = (previous: Ahead) =>
-      Effect.flatMap(Fiber.join(previous), (page) =>
+      Effect.flatMap(joinPage(previous), (page) =>
         page && page[0].events.length >= projection.batchSize
           ? readPage(Checkpoint.of(page[0].events[page[0].events.length - 1]!))
           : Effect.succeed(undefined))
@@ -444,7 +450,7 @@ const runWith = (projection: Projection.Any, options: RunnerOptions, sql: SqlCli
             // work. It stays at two: with the second page its reads are ready in time, and going
             // back to one would make every other page wait again.
             if (first && first.unsafePoll() === null) readAhead = 2
-            const page = first ? yield* Fiber.join(first) : undefined
+            const page = first ? yield* joinPage(first) : undefined
             if (!page && ahead) {
               yield* Fiber.interruptAll(ahead.pages)
               ahead = undefined
