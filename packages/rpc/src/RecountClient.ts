@@ -9,6 +9,10 @@
  * yield* client.dispatch(Account, "42", new Deposit({ amount: 10 }), { commandId: "c-1" })
  * ```
  *
+ * Commands dispatched while others from the same client are on their way (and that carry no trace
+ * or correlation id of their own) leave together, one `DispatchBatch` per event-loop turn; each is
+ * still checked, run and answered on its own. A lone caller's command goes at once, alone.
+ *
  * @since 0.1.0
  */
 import { FetchHttpClient, Headers, Socket } from "@effect/platform"
