@@ -26,8 +26,8 @@ import * as Stream from "effect/Stream"
 import { notifyChannel } from "./Migrations.js"
 import * as PgPool from "./PgPool.js"
 import { type Appender, AppendCall, expectedCode } from "./internal/append.js"
-import { query, type QueryError } from "./internal/query.js"
-import { eventColumns, type EventRow, toRecordedEvent } from "./internal/rows.js"
+import { query, type QueryError, queryValues } from "./internal/query.js"
+import { eventColumnCount, eventColumns, type EventRow, type EventValues, makePageReader, toRecordedEvent } from "./internal/rows.js"
 
 /** `recount_appends_total{outcome}`: `appended`, `already_applied`, `conflict` (a wrong expected version), `error`. */
 const appends = Metric.counter("recount_appends_total", { description: "Appends to the event store from this process, by outcome", incremental: true })
@@ -252,15 +252,16 @@ export const make = Effect.gen(function*() {
       params.push(batchSize)
       const page = `SELECT ${eventColumns} FROM recount_events WHERE ${where} ORDER BY recount_events.transaction_id, recount_events.global_position LIMIT $${params.length}`
       const filtered = options?.tenant !== undefined || options?.categories !== undefined || options?.eventTypes !== undefined
+      // Rows come as arrays (see `EventValues`): a page of them is a projector's read.
       if (!filtered) {
-        const rows = yield* query<EventRow>(pool, page, params).pipe(Effect.mapError(unavailable("readAll")))
-        const events = rows.map(toRecordedEvent)
+        const rows = yield* queryValues(pool, page, params).pipe(Effect.mapError(unavailable("readAll")))
+        const events = rows.map(makePageReader())
         return { events, checkpoint: events.length > 0 ? Checkpoint.of(events[events.length - 1]!) : after }
       }
       // A filtered reader that finds few or no events of its kind must still move past the others,
       // or it reads them all again on every wake-up. The same statement (one snapshot) returns the
       // last event under the fence; when the page is short, nothing between is of its kind.
-      const rows = yield* query<EventRow & { readonly head: boolean }>(
+      const rows = yield* queryValues(
         pool,
         `(SELECT page.*, false AS head FROM (${page}) AS page)
          UNION ALL
@@ -269,26 +270,29 @@ export const make = Effect.gen(function*() {
           ORDER BY recount_events.transaction_id DESC, recount_events.global_position DESC LIMIT 1)`,
         params
       ).pipe(Effect.mapError(unavailable("readAll")))
-      // One pass: the page's rows, the head row apart. A UNION ALL's order is not promised, so the
-      // page is checked to be in log order and sorted only if not (never seen); comparing the
-      // fields in place instead of through a Checkpoint per side spares two objects a comparison.
+      // One pass: the page's rows, the head row apart (its `head` value follows the event's). A
+      // UNION ALL's order is not promised, so the page is checked to be in log order and sorted
+      // only if not (never seen); comparing the fields in place instead of through a Checkpoint
+      // per side spares two objects a comparison.
+      const read = makePageReader()
       const events: Array<RecordedEvent> = []
-      let head: EventRow | undefined
+      let head: EventValues | undefined
       let ordered = true
       for (let i = 0; i < rows.length; i++) {
         const row = rows[i]!
-        if (row.head) {
+        if (row[eventColumnCount] === true) {
           head = row
           continue
         }
-        const event = toRecordedEvent(row)
+        const event = read(row)
         const previous = events.length > 0 ? events[events.length - 1]! : undefined
         if (previous !== undefined && !isBefore(previous, event)) ordered = false
         events.push(event)
       }
       if (!ordered) events.sort((a, b) => isBefore(a, b) ? -1 : isBefore(b, a) ? 1 : 0)
       const last = events.length > 0 ? Checkpoint.of(events[events.length - 1]!) : after
-      const checkpoint = events.length < batchSize && head ? Checkpoint.make(BigInt(head.transaction_id), BigInt(head.global_position)) : last
+      // The head's transaction id and position, as `eventColumns` orders them.
+      const checkpoint = events.length < batchSize && head ? Checkpoint.make(BigInt(head[1] as string), BigInt(head[0] as string)) : last
       return { events, checkpoint }
     })
 

@@ -15,3 +15,15 @@ export const query = <A>(pool: Pg.Pool, text: string, values: ReadonlyArray<unkn
       else resume(Effect.succeed((result?.rows ?? []) as ReadonlyArray<A>))
     })
   })
+
+/**
+ * `query` with each row as the array of its values in the statement's column order (`pg`'s array
+ * mode): for reads of many rows that the caller turns into objects of its own anyway.
+ */
+export const queryValues = (pool: Pg.Pool, text: string, values: ReadonlyArray<unknown>): Effect.Effect<ReadonlyArray<ReadonlyArray<unknown>>, QueryError> =>
+  Effect.async<ReadonlyArray<ReadonlyArray<unknown>>, QueryError>((resume) => {
+    pool.query({ text, values: values as Array<unknown>, rowMode: "array" }, (error: (Error & { code?: string }) | undefined, result: Pg.QueryArrayResult | undefined) => {
+      if (error) resume(Effect.fail(new QueryError(error.code, error.message)))
+      else resume(Effect.succeed(result?.rows ?? []))
+    })
+  })

@@ -48,3 +48,54 @@ export const toRecordedEvent = (row: EventRow): RecordedEvent => ({
   causationId: row.causation_id,
   recordedAt: new Date(row.recorded_at)
 })
+
+/**
+ * An event row as `pg` returns it in array mode (`queryValues`): `eventColumns`' values in their
+ * order, then whatever else the statement selects. `pg` builds an object row by copying a
+ * template of the 14 names and setting each value by name, which cost about 1.3 µs of client CPU
+ * an event more than an array here; a projector catching up reads a page of these per query.
+ */
+export type EventValues = ReadonlyArray<unknown>
+
+/** The index of the first value after the event's own in an `EventValues` (`eventColumns` has 14). */
+export const eventColumnCount = 14
+
+/**
+ * A builder of the events of one page of `EventValues`, called on its rows in log order.
+ * Neighbouring events mostly share their tenant, category and type, and the events of one append
+ * share their stream and transaction: an event takes the previous one's string or transaction id
+ * when it is equal (the same value, one copy), so a page a projector holds while it reads ahead
+ * keeps fewer objects for the collector to move.
+ */
+export const makePageReader = (): (values: EventValues) => RecordedEvent => {
+  let previous: RecordedEvent | undefined
+  let previousTx = ""
+  return (values) => {
+    const p = previous
+    const tx = values[1] as string
+    const tenant = values[2] as string
+    const streamName = values[3] as string
+    const category = values[4] as string
+    const type = values[7] as string
+    // The same fields in the same order as `toRecordedEvent`: one object shape for every read.
+    const event: RecordedEvent = {
+      eventId: values[6] as string,
+      tenant: p !== undefined && tenant === p.tenant ? p.tenant : tenant,
+      streamName: p !== undefined && streamName === p.streamName ? p.streamName : streamName,
+      category: p !== undefined && category === p.category ? p.category : category,
+      streamVersion: Number(values[5] as string),
+      globalPosition: BigInt(values[0] as string),
+      transactionId: p !== undefined && tx === previousTx ? p.transactionId : BigInt(tx),
+      type: p !== undefined && type === p.type ? p.type : type,
+      schemaVersion: values[8] as number,
+      data: values[9],
+      metadata: values[10] as Record<string, unknown>,
+      correlationId: values[11] as string | null,
+      causationId: values[12] as string | null,
+      recordedAt: new Date(values[13] as number)
+    }
+    previous = event
+    previousTx = tx
+    return event
+  }
+}
