@@ -3,9 +3,10 @@
  * account, an upsert per event) over a 100,000-event log, against baselines on the same PostgreSQL
  * in the same run:
  *
- * - a plain-`pg` loop doing the same work: a page of 1,000 events read with Recount's fence, the
- *   upserts, the checkpoint, one transaction per page (per event: an upsert per event; batched:
- *   one multi-row upsert per page, as the Recount side's `makeBatched` handler sends);
+ * - a plain-`pg` loop doing the same work: a page of 1,000 events read with the statement Recount's
+ *   projector sends (checked before measuring), the upserts, the checkpoint, one transaction per
+ *   page (per event: an upsert per event; batched: one multi-row upsert per page, as the Recount
+ *   side's `makeBatched` handler sends);
  * - Emmett's PostgreSQL projector over the same events in Emmett's own store (per event only).
  *
  * A round builds a fresh read model (its own projection name and table) from the start of the log
@@ -32,6 +33,7 @@ import * as EmmettProjector from "./projections/EmmettProjector.js"
 import * as LiveLag from "./projections/LiveLag.js"
 import * as Log from "./projections/Log.js"
 import * as PlainProjector from "./projections/PlainProjector.js"
+import * as ReadParity from "./projections/ReadParity.js"
 import * as ReadModel from "./projections/ReadModel.js"
 import * as RecountProjector from "./projections/RecountProjector.js"
 import { recountOnly, result, type Suite, type SuiteContext } from "./Suite.js"
@@ -111,6 +113,9 @@ const run = (context: SuiteContext) =>
       (p) => Effect.promise(() => p.end())
     )
     yield* promise(() => pool.query(PlainProjector.createCheckpoints))
+    // The plain loop must read with Recount's own statement, or the comparison measures two reads.
+    const parity = yield* promise(() => ReadParity.check(runtime, pageSize))
+    if (parity !== undefined) return yield* Effect.fail(new Error(`the plain loop no longer does Recount's SQL work: ${parity}`))
     const emmett = wants(workloadNames.perEventEmmett)
       ? yield* Effect.acquireRelease(
         promise(() => EmmettProjector.make(url, 4)),

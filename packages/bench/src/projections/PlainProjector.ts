@@ -8,17 +8,32 @@
 import type pg from "pg"
 import * as ReadModel from "./ReadModel.js"
 
-/**
- * The statement Recount's `readAll` sends for a projection that names its event types
- * (packages/postgres/src/PgEventStore.ts): the same columns, fence, filter and order.
- */
-const readPageSql = "SELECT global_position, transaction_id::text AS transaction_id, tenant, stream_name, category, " +
-  "stream_version, event_id, event_type, schema_version, data, metadata, correlation_id, causation_id, recorded_at " +
-  "FROM recount_events WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint) " +
+/** The columns of Recount's event reads (packages/postgres/src/internal/rows.ts). */
+const eventColumns =
+  "global_position, transaction_id::text AS transaction_id, tenant, stream_name, category, stream_version, event_id, " +
+  "event_type, schema_version, data, metadata, correlation_id, causation_id, " +
+  "floor(extract(epoch FROM recorded_at) * 1000)::float8 AS recorded_at"
+
+const page = `SELECT ${eventColumns} FROM recount_events WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint) ` +
   "AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()) AND event_type = ANY($3::text[]) " +
   "ORDER BY recount_events.transaction_id, recount_events.global_position LIMIT $4"
 
+/**
+ * The statement Recount's `readAll` sends for a projection that names its event types
+ * (packages/postgres/src/PgEventStore.ts), character for character (`ReadParity` checks it before
+ * the suite measures): the page under the transaction-id fence, and the log's last event under the
+ * fence, flagged `head`, which Recount uses to move a filtered reader past events of other types.
+ *
+ * @since 0.1.0
+ */
+export const readPageSql = `(SELECT page.*, false AS head FROM (${page}) AS page)
+         UNION ALL
+         (SELECT ${eventColumns}, true AS head FROM recount_events
+          WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint) AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+          ORDER BY recount_events.transaction_id DESC, recount_events.global_position DESC LIMIT 1)`
+
 interface Row {
+  readonly head: boolean
   readonly global_position: string
   readonly transaction_id: string
   readonly data: { readonly accountId: string; readonly amount: number }
@@ -53,7 +68,8 @@ export const catchUp = async (pool: pg.Pool, table: string, mode: Mode, pageSize
     let applied = 0
     for (;;) {
       await client.query("BEGIN")
-      const { rows } = await client.query<Row>(readPageSql, [tx, pos, types, pageSize])
+      const result = await client.query<Row>(readPageSql, [tx, pos, types, pageSize])
+      const rows = result.rows.filter((row) => !row.head)
       if (rows.length === 0) {
         await client.query("COMMIT")
         return applied
