@@ -109,11 +109,19 @@ export interface Options {
   /** `websocket` (the default) keeps one connection; `http` sends a request per call. */
   readonly transport?: "websocket" | "http" | undefined
   readonly serialization?: "json" | "msgpack" | undefined
+  /**
+   * `true` (the default): commands dispatched while others from this client are on their way
+   * leave together, one `DispatchBatch` per event-loop turn, which costs both ends far less CPU
+   * per command; a batch's outcomes come back together, when its slowest command is done (each
+   * bounded by its own timeout). Commands with a consistency wait or a timeout of their own are
+   * always sent alone. `false`: every command is a `Dispatch` of its own, answered on its own.
+   */
+  readonly batch?: boolean | undefined
 }
 
 const optionsFor = (headers: Record<string, string> | undefined) => headers === undefined ? undefined : { headers }
 
-const make = Effect.gen(function*() {
+const make = (settings: { readonly batch: boolean }) => Effect.gen(function*() {
   // No span per message on the client either: see RecountServer.
   const rpc = yield* RpcClient.make(RecountApi, { disableTracing: true })
   const tracing = yield* Tracing.Tracing
@@ -167,7 +175,11 @@ const make = Effect.gen(function*() {
       )
       : Effect.suspend(() => {
         const headers = headersFor(span, options?.correlationId)
-        return headers === undefined ? batched(payload) : rpc.Dispatch(payload, { headers })
+        if (headers !== undefined) return rpc.Dispatch(payload, { headers })
+        // A command that may wait long (for projections, or up to a timeout of its own) would
+        // hold back its batch's other outcomes: it goes alone.
+        const quick = options?.timeout === undefined && (options?.consistency === undefined || options.consistency === "eventual")
+        return settings.batch && quick ? batched(payload) : rpc.Dispatch(payload)
       })
     return Effect.catchTag(sent, "DomainError", (e) =>
       Effect.flatMap(
@@ -257,7 +269,7 @@ export const layer = (options: Options): Layer.Layer<RecountClient> => {
   const bearer = `Bearer ${key}`
   const auth = RpcMiddleware.layerClient(Authentication, ({ request }) =>
     Effect.succeed({ ...request, headers: Headers.set(request.headers, "authorization", bearer) }))
-  return Layer.scoped(RecountClient, make).pipe(Layer.provide([protocol(options), auth]))
+  return Layer.scoped(RecountClient, make({ batch: options.batch ?? true })).pipe(Layer.provide([protocol(options), auth]))
 }
 
 /**

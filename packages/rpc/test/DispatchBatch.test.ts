@@ -2,12 +2,13 @@ import { describe, expect, it, layer } from "@effect/vitest"
 import { BankAccount, Deposit, InsufficientFunds, Open, Withdraw } from "@recount/testing/TestAggregates"
 import { fresh } from "@recount/testing/TestIds"
 import * as Deferred from "effect/Deferred"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as DispatchBatcher from "../src/internal/dispatchBatcher.js"
 import { RecountClient } from "../src/RecountClient.js"
-import { createKey, layerNode, withClient } from "./support/server.js"
+import { createKey, layerNode, Slow, Touch, withClient } from "./support/server.js"
 
 /** Long enough for the batcher's end of turn and its calls to start (real time, not the test clock). */
 const aWhile = Effect.promise(() => new Promise<void>((done) => setTimeout(done, 20)))
@@ -114,5 +115,45 @@ layer(layerNode(), { excludeTestServices: true, timeout: 120_000 })("DispatchBat
         const states = yield* Effect.forEach(ids, (id) => client.getState(BankAccount, id), { concurrency: "unbounded" })
         expect(states.map((s) => (s.state as { balance: number }).balance)).toEqual(ids.map((_, i) => i % 3 === 0 ? 0 : i))
       }), { apiKey: key.key })
+    }))
+
+  /**
+   * A quick command goes first, alone; then, while it is in flight, a slow one and three quick
+   * ones: batched together, the quick ones' outcomes would wait the slow one's 800 ms.
+   */
+  const slowAmongQuick = (slowOptions: { readonly timeout?: Duration.DurationInput }) =>
+    Effect.gen(function*() {
+      const client = yield* RecountClient
+      const quick = (id: string) =>
+        Effect.gen(function*() {
+          const start = performance.now()
+          yield* client.dispatch(BankAccount, id, new Open({ owner: "Q" }))
+          return performance.now() - start
+        })
+      const results = yield* Effect.all([
+        quick(fresh("q")),
+        Effect.as(client.dispatch(Slow, fresh("s"), new Touch({ millis: 800 }), slowOptions), -1),
+        quick(fresh("q")),
+        quick(fresh("q")),
+        quick(fresh("q"))
+      ], { concurrency: "unbounded" })
+      return results.filter((millis) => millis >= 0)
+    })
+
+  it.scoped("a command with a timeout of its own is sent alone: other commands' outcomes do not wait for it", () =>
+    Effect.gen(function*() {
+      const key = yield* createKey("acme", "write")
+      const quick = yield* withClient(slowAmongQuick({ timeout: "10 seconds" }), { apiKey: key.key })
+      expect(quick.every((millis) => millis < 500)).toBe(true)
+    }))
+
+  it.scoped("with batch: false every command is sent alone", () =>
+    Effect.gen(function*() {
+      const key = yield* createKey("acme", "write")
+      const quick = yield* withClient(slowAmongQuick({}), { apiKey: key.key, batch: false })
+      expect(quick.every((millis) => millis < 500)).toBe(true)
+      // Batched, the same quick commands wait for the slow one.
+      const batched = yield* withClient(slowAmongQuick({}), { apiKey: key.key })
+      expect(batched.some((millis) => millis >= 700)).toBe(true)
     }))
 })

@@ -62,7 +62,7 @@ export const layerNode = (options?: {
 /** Runs `effect` with a client of the test node. */
 export const withClient = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
-  options: { readonly apiKey: string; readonly transport?: "websocket" | "http"; readonly serialization?: "json" | "msgpack" }
+  options: { readonly apiKey: string; readonly transport?: "websocket" | "http"; readonly serialization?: "json" | "msgpack"; readonly batch?: boolean }
 ) =>
   Effect.flatMap(RecountServer.url, (url) =>
     Effect.provide(effect, RecountClient.layer({ url, ...options })))
