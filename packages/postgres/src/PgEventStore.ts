@@ -220,9 +220,10 @@ export const make = Effect.gen(function*() {
       const page = config.readPageSize
       const loop = (next: number): Effect.Effect<void, ReadError> =>
         Effect.flatMap(
-          Effect.mapError(query<EventRow>(pool, forwardSql, [s.tenant, s.streamName, next, page]), unavailable("readStream")),
+          // Rows as arrays, as `readAll` reads them: a wake-up decodes every one.
+          Effect.mapError(queryValues(pool, forwardSql, [s.tenant, s.streamName, next, page]), unavailable("readStream")),
           (rows) => {
-            const events = rows.map(toRecordedEvent)
+            const events = rows.map(makePageReader())
             if (!onPage(events) || rows.length < page) return Effect.void
             return loop(events[events.length - 1]!.streamVersion + 1)
           }
