@@ -2,10 +2,12 @@
  * The envelopes a projection gets come from the store's reads, which select `recorded_at` as
  * milliseconds instead of the timestamp's text: the `Date` must be the one `pg` makes from the
  * timestamp itself (whole milliseconds, rounded down), for every read path and every instant,
- * before 1970 included.
+ * before 1970 included. `readAll` builds its events from array rows, each taking the event before's
+ * strings and transaction id when equal: every field must still be the event's own.
  */
 import { expect, layer } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
+import type { RecordedEvent } from "@recount/core/EventEnvelope"
 import { EventStore } from "@recount/core/EventStore"
 import * as TestDatabase from "@recount/testing/TestDatabase"
 import * as Chunk from "effect/Chunk"
@@ -55,5 +57,42 @@ layer(TestDatabase.layerStores(), { excludeTestServices: true, timeout: 120_000 
         expect(events.map((e) => e.recordedAt instanceof Date)).toEqual(instants.map(() => true))
         expect(events.map((e) => e.recordedAt.getTime())).toEqual(expected)
       }
+    }))
+
+  it.effect("readAll's events carry every field of their own, as readStream's do, across tenants, streams, types and transactions", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore
+      const run = globalThis.crypto.randomUUID().slice(0, 8)
+      const a = `pages-${run}a`
+      const b = `pages-${run}b`
+      // One append of several events (one transaction), then neighbours that differ in one field each.
+      yield* store.append(a, [
+        { type: "Opened", data: { n: 1 }, metadata: { m: 1 }, correlationId: "c1", causationId: "k1" },
+        { type: "Opened", data: { n: 2 } },
+        { type: "Closed", data: { n: 3 }, schemaVersion: 2 }
+      ])
+      yield* store.append(a, [{ type: "Closed", data: { n: 4 } }], { tenant: "acme" })
+      yield* store.append(b, [{ type: "Closed", data: { n: 5 } }], { tenant: "acme" })
+      yield* store.append(b, [{ type: "Closed", data: { n: 6 } }, { type: "Opened", data: { n: 7 } }])
+      yield* store.append(a, [{ type: "Opened", data: { n: 8 } }])
+      const mine = (events: ReadonlyArray<RecordedEvent>) => events.filter((e) => e.streamName === a || e.streamName === b)
+      const all = mine((yield* store.readAll({ batchSize: 100_000 })).events)
+      const filtered = mine((yield* store.readAll({ eventTypes: ["Opened", "Closed"], batchSize: 100_000 })).events)
+      const byStream = yield* Effect.forEach([[a, undefined], [a, "acme"], [b, "acme"], [b, undefined]] as const, ([stream, tenant]) =>
+        Stream.runCollect(store.readStream(stream, { tenant })).pipe(Effect.map(Chunk.toReadonlyArray)))
+      const expected = byStream.flat().sort((x, y) => x.globalPosition < y.globalPosition ? -1 : 1)
+      expect(expected.map((e) => (e.data as { n: number }).n)).toEqual([1, 2, 3, 4, 5, 6, 7, 8])
+      expect(all).toEqual(expected)
+      expect(filtered).toEqual(expected)
+      expect(all.map((e) => [e.tenant, e.streamName, e.type, e.transactionId === all[0]!.transactionId])).toEqual([
+        ["default", a, "Opened", true],
+        ["default", a, "Opened", true],
+        ["default", a, "Closed", true],
+        ["acme", a, "Closed", false],
+        ["acme", b, "Closed", false],
+        ["default", b, "Closed", false],
+        ["default", b, "Opened", false],
+        ["default", a, "Opened", false]
+      ])
     }))
 })
