@@ -209,6 +209,9 @@ export const make = Effect.gen(function*() {
       )
     }))
 
+  // A wake-up is one or two statements: prepared once per connection, when the pool allows.
+  const readName = PgPool.namedStatements(pool) ? "recount_read_stream_v1" : undefined
+
   // See `readPages` in @recount/runtime (internal/pagedRead.ts): the runtime's wake-up reads
   // through this when present, a page per query and no Stream.
   const readPages = (
@@ -221,7 +224,7 @@ export const make = Effect.gen(function*() {
       const loop = (next: number): Effect.Effect<void, ReadError> =>
         Effect.flatMap(
           // Rows as arrays, as `readAll` reads them: a wake-up decodes every one.
-          Effect.mapError(queryValues(pool, forwardSql, [s.tenant, s.streamName, next, page]), unavailable("readStream")),
+          Effect.mapError(queryValues(pool, forwardSql, [s.tenant, s.streamName, next, page], readName), unavailable("readStream")),
           (rows) => {
             const events = rows.map(makePageReader())
             if (!onPage(events) || rows.length < page) return Effect.void

@@ -9,7 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { query, type QueryError } from "./internal/query.js"
-import { PgPool } from "./PgPool.js"
+import * as PgPool from "./PgPool.js"
 
 const unavailable = (operation: string) => (e: QueryError) => new StoreUnavailable({ operation, detail: e.message })
 
@@ -19,7 +19,9 @@ const unavailable = (operation: string) => (e: QueryError) => new StoreUnavailab
  * @since 0.1.0
  */
 export const make = Effect.gen(function*() {
-  const pool = yield* PgPool
+  const pool = yield* PgPool.PgPool
+  // Every wake-up loads a snapshot: prepared once per connection, when the pool allows.
+  const loadName = PgPool.namedStatements(pool) ? "recount_load_snapshot_v1" : undefined
   return SnapshotStore.of({
     save: (snapshot, options) =>
       Effect.flatMap(validate(snapshot.streamName, options?.tenant), ({ streamName, tenant }) =>
@@ -38,7 +40,8 @@ export const make = Effect.gen(function*() {
         query<{ version: string; schema_version: number; state: unknown; taken_at: Date }>(
           pool,
           "SELECT version, schema_version, state, taken_at FROM recount_snapshots WHERE tenant = $1 AND stream_name = $2",
-          [tenant, streamName]
+          [tenant, streamName],
+          loadName
         ).pipe(
           Effect.mapError(unavailable("loadSnapshot")),
           Effect.map((rows) =>
@@ -55,4 +58,4 @@ export const make = Effect.gen(function*() {
 })
 
 /** @since 0.1.0 */
-export const layer: Layer.Layer<SnapshotStore, never, PgPool> = Layer.effect(SnapshotStore, make)
+export const layer: Layer.Layer<SnapshotStore, never, PgPool.PgPool> = Layer.effect(SnapshotStore, make)

@@ -1,5 +1,8 @@
 import { expect, layer } from "@effect/vitest"
+import type { RecordedEvent } from "@recount/core/EventEnvelope"
 import { EventStore } from "@recount/core/EventStore"
+import type { ReadError } from "@recount/core/EventStoreError"
+import { SnapshotStore } from "@recount/core/SnapshotStore"
 import * as ExpectedVersion from "@recount/core/ExpectedVersion"
 import * as TestDatabase from "@recount/testing/TestDatabase"
 import * as Effect from "effect/Effect"
@@ -27,11 +30,33 @@ const appends = Effect.gen(function*() {
   expect([first.streamVersion, second.streamVersion, wrong._tag, retried.alreadyApplied, retried.streamVersion]).toEqual([1, 2, "WrongExpectedVersion", true, 1])
 })
 
+type ReadPages = (
+  streamName: string,
+  options: { readonly tenant: string; readonly fromVersion: number },
+  onPage: (events: ReadonlyArray<RecordedEvent>) => boolean
+) => Effect.Effect<void, ReadError>
+
+// What a wake-up reads: the snapshot, then the stream's pages (the runtime's `readPages`).
+const wakeReads = Effect.gen(function*() {
+  const store = yield* EventStore
+  const snapshots = yield* SnapshotStore
+  yield* snapshots.save({ streamName: "named-1", version: 1, schemaVersion: 1, state: { n: 1 } })
+  const snapshot = yield* snapshots.load("named-1")
+  const readPages = (store as unknown as Record<symbol, ReadPages>)[Symbol.for("@recount/EventStore/readPages")]!
+  const seen: Array<number> = []
+  yield* readPages("named-1", { tenant: "default", fromVersion: 1 }, (page) => {
+    for (const e of page) seen.push(e.streamVersion)
+    return true
+  })
+  expect([snapshot._tag === "Some" && snapshot.value.version, seen]).toEqual([1, [1, 2]])
+})
+
 layer(TestDatabase.layerStores({ maxConnections: 1 }), { excludeTestServices: true })("named statements (PostgreSQL)", (it) => {
-  it.effect("by default the append is prepared once per connection, and every outcome of it still answers", () =>
+  it.effect("by default the append and a wake-up's reads are prepared once per connection, and every outcome of the append still answers", () =>
     Effect.gen(function*() {
       yield* appends
-      expect(yield* prepared).toEqual(["recount_append_v1"])
+      yield* wakeReads
+      expect(yield* prepared).toEqual(["recount_append_v1", "recount_load_snapshot_v1", "recount_read_stream_v1"])
     }))
 })
 
@@ -39,6 +64,7 @@ layer(TestDatabase.layerStores({ maxConnections: 1, namedStatements: false }), {
   it.effect("turned off (for a pooler that drops prepared statements), nothing is prepared", () =>
     Effect.gen(function*() {
       yield* appends
+      yield* wakeReads
       expect(yield* prepared).toEqual([])
     }))
 })
