@@ -27,7 +27,7 @@ import { notifyChannel } from "./Migrations.js"
 import * as PgPool from "./PgPool.js"
 import { type Appender, AppendCall, expectedCode } from "./internal/append.js"
 import { query, type QueryError, queryValues } from "./internal/query.js"
-import { eventColumnCount, eventColumns, type EventRow, type EventValues, makePageReader, toRecordedEvent } from "./internal/rows.js"
+import { eventColumnCount, eventColumns, type EventValues, makePageReader } from "./internal/rows.js"
 
 /** `recount_appends_total{outcome}`: `appended`, `already_applied`, `conflict` (a wrong expected version), `error`. */
 const appends = Metric.counter("recount_appends_total", { description: "Appends to the event store from this process, by outcome", incremental: true })
@@ -193,10 +193,10 @@ export const make = Effect.gen(function*() {
         { next: backward ? (from ?? Number.MAX_SAFE_INTEGER) : Math.max(from ?? 1, 1), left: limit },
         ({ left, next }) => {
           const size = Math.min(page, left)
-          return query<EventRow>(pool, backward ? backwardSql : forwardSql, [s.tenant, s.streamName, next, size]).pipe(
+          return queryValues(pool, backward ? backwardSql : forwardSql, [s.tenant, s.streamName, next, size]).pipe(
             Effect.mapError(unavailable("readStream")),
             Effect.map((rows) => {
-              const events = rows.map(toRecordedEvent)
+              const events = rows.map(makePageReader())
               const last = events[events.length - 1]
               const more = rows.length === size && left > size && last !== undefined
               return [
