@@ -156,13 +156,15 @@ const runWith = (projection: Projection.Any, options: RunnerOptions, sql: SqlCli
       }))
 
     const decode = (events: ReadonlyArray<RecordedEvent>) => {
-      const decoded: Array<Projection.Decoded<unknown>> = []
-      for (const envelope of events) {
+      // Sized once: grown by push, a page's array was copied about ten times on its way to 1,000.
+      const decoded = new Array<Projection.Decoded<unknown>>(events.length)
+      for (let i = 0; i < events.length; i++) {
+        const envelope = events[i]!
         const result = projection.events.decodeEither(envelope)
         if (Either.isLeft(result)) return Either.left(new HandlerFailed({ detail: result.left.message }))
-        decoded.push({ event: result.right, envelope })
+        decoded[i] = { event: result.right, envelope }
       }
-      return Either.right(decoded)
+      return Either.right(decoded as ReadonlyArray<Projection.Decoded<unknown>>)
     }
 
     /** A batch decoded ahead of its transaction (see the loop's prefetch), or a failure to decode it. */
