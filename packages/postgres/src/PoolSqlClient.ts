@@ -97,6 +97,8 @@ const checkIn = (held: Held): Effect.Effect<void> =>
 const reserve = (pool: Pg.Pool): Connection.Acquirer =>
   Effect.map(Effect.acquireRelease(checkOut(pool), checkIn), (held) => new PoolConnection(held.client))
 
+const noParams: ReadonlyArray<unknown> = []
+
 /**
  * Runs a statement built by the client: on the transaction's connection (or the pool) directly,
  * unless something asks for the library's way.
@@ -109,6 +111,11 @@ function fastCommit(this: Statement.Statement<unknown>, pool: PoolConnection) {
     if (!(connection instanceof PoolConnection) || fiber.getFiberRef(Statement.currentTransformer)._tag === "Some") {
       return (Object.getPrototypeOf(statement) as { commit: (this: unknown) => Effect.Effect<ReadonlyArray<unknown>, SqlError> }).commit.call(statement)
     }
+    // `sql.unsafe(text, params)` compiles to its text and params: a projection's handler sends one
+    // per event, and the compiler's pass allocates a few closures and arrays each time.
+    const segments = statement.segments
+    const only = segments.length === 1 ? segments[0]! : undefined
+    if (only !== undefined && only._tag === "Literal") return connection.execute(only.value, only.params ?? noParams, undefined)
     const [sql, params] = statement.compile()
     return connection.execute(sql, params, undefined)
   })
