@@ -302,7 +302,7 @@ export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<Com
       if (Either.isLeft(id) || checkName(commandId, maxIdLength) !== undefined) return undefined
       const instance = direct(aggregate, id.right)
       const tryExecute = instance?.tryExecute
-      if (tryExecute === undefined) return undefined
+      if (instance === undefined || tryExecute === undefined) return undefined
       const deadline = new CommandDeadline(aggregate.name, aggregateId, commandId, Duration.toMillis(Duration.decode(options?.timeout ?? config.commandTimeout)))
       const origin = { span, correlationId: options?.correlationId }
       return Effect.async<DispatchResult, unknown>((resume) => {
@@ -313,7 +313,8 @@ export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<Com
           record(metered, started, exit)
           resume(exit)
         })
-        if (!ran) resume(measured(metered, started, send(aggregate, aggregateId, command as Aggregate.CommandOf<Aggregate.Any>, commandId, options)))
+        // Its mailbox is busy: the command queues there, already checked and with its deadline.
+        if (!ran) resume(measured(metered, started, forCaller(aggregate, aggregateId, instance.execute(commandId, command, origin, deadline))))
       })
     }
 

@@ -16,7 +16,8 @@ import {
 import type * as Kit from "@recount/core/EventStoreKit"
 import type * as ExpectedVersion from "@recount/core/ExpectedVersion"
 import * as Effect from "effect/Effect"
-import Pg from "pg"
+import type Pg from "pg"
+import { named, type Queryable } from "./query.js"
 
 /** @internal */
 export const appendSql = "SELECT status, stream_version, global_position, first_version FROM recount_append($1, $2, $3, $4, $5::jsonb, $6)"
@@ -27,17 +28,6 @@ export const findAppendedSql =
 /** The append's name when it is prepared once per connection: the server parses and plans it once. */
 const appendName = "recount_append_v1"
 
-/**
- * A named query, built from its text so that the driver takes it as it is: given a config object
- * with a name, the driver copies it property by property on every call (measured: about as much
- * CPU as the rest of the append's own code).
- */
-const named = (text: string, name: string, values: ReadonlyArray<unknown>): Pg.Query => {
-  const query = new Pg.Query(text, values as Array<unknown>)
-  ;(query as Pg.Query & { name: string }).name = name
-  return query
-}
-
 interface AppendRow {
   readonly status: number
   readonly stream_version: string | null
@@ -47,14 +37,6 @@ interface AppendRow {
 }
 
 type DriverError = Error & { readonly code?: string | undefined }
-/** The pool's `query`, as the driver takes it: a text with values, or a query object without. */
-interface Queryable {
-  query(
-    statement: string | Pg.Query,
-    values: ReadonlyArray<unknown> | undefined,
-    callback: (error: DriverError | undefined, result: Pg.QueryResult<AppendRow> | undefined) => void
-  ): void
-}
 type Resume = (effect: Effect.Effect<AppendResult, AppendError>) => void
 
 /** What every append of one store shares. */
@@ -127,7 +109,7 @@ export class AppendCall {
   private query(text: string, values: ReadonlyArray<unknown>, lookup: boolean, name?: string): void {
     try {
       // A named query carries its values; the pool then passes `undefined` on as the values.
-      ;(this.appender.pool as unknown as Queryable).query(
+      ;(this.appender.pool as unknown as Queryable<AppendRow>).query(
         name === undefined ? text : named(text, name, values),
         name === undefined ? values : undefined,
         (error, result) => {
