@@ -2,13 +2,15 @@ import { expect, layer } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { EventStore } from "@recount/core/EventStore"
 import * as TestDatabase from "@recount/testing/TestDatabase"
-import { BankAccount, Deposit, Deposited, Open } from "@recount/testing/TestAggregates"
+import { BankAccount, Deposit, Deposited, Open, Withdraw } from "@recount/testing/TestAggregates"
 import * as Duration from "effect/Duration"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import { CommandBus } from "../src/CommandBus.js"
+import * as RecountMetrics from "../src/RecountMetrics.js"
 import * as RecountNode from "../src/RecountNode.js"
 
 // The bus hands commands to instances awake on its node without the cluster's message path;
@@ -116,6 +118,21 @@ layer(Live, { excludeTestServices: true, timeout: 60_000 })("direct delivery on 
       expect(yield* bus.getState(Plain, "p1")).toMatchObject({ version: 4, state: { balance: 108 } })
       const retried = yield* bus.dispatch(Plain, "p1", new Deposit({ amount: 7 }), { commandId: "stalled-1" })
       expect(retried).toMatchObject({ alreadyApplied: true, streamVersion: 3 })
+    }))
+
+  it.effect("commands that need no fiber are counted by outcome and timed, as the others are", () =>
+    Effect.gen(function*() {
+      const bus = yield* CommandBus
+      const counted = (outcome: RecountMetrics.CommandOutcome) =>
+        Effect.map(Metric.value(RecountMetrics.labelled(RecountMetrics.commands, { aggregate: Plain.name, outcome })), (s) => s.count)
+      const timed = Effect.map(Metric.value(RecountMetrics.labelled(RecountMetrics.commandDuration, { aggregate: Plain.name })), (s) => s.count)
+      yield* bus.dispatch(Plain, "m1", new Open({ owner: "Ada" }))
+      const before = yield* Effect.all([counted("ok"), counted("already_applied"), counted("rejected"), timed])
+      yield* bus.dispatch(Plain, "m1", new Deposit({ amount: 5 }), { commandId: "metered-1" })
+      yield* bus.dispatch(Plain, "m1", new Deposit({ amount: 5 }), { commandId: "metered-1" }) // a retry
+      yield* Effect.flip(bus.dispatch(Plain, "m1", new Withdraw({ amount: 500 })))
+      const after = yield* Effect.all([counted("ok"), counted("already_applied"), counted("rejected"), timed])
+      expect(after.map((n, i) => n - before[i]!)).toEqual([1, 1, 1, 3])
     }))
 
   it.effect("a decider that throws fails its command as unavailable and leaves the instance free for the next", () =>
