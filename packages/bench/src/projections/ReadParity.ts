@@ -9,26 +9,10 @@ import * as Checkpoint from "@recount/core/Checkpoint"
 import { EventStore } from "@recount/core/EventStore"
 import { PgPool } from "@recount/postgres/PgPool"
 import * as Effect from "effect/Effect"
-import type Pg from "pg"
+import { recording } from "../store/SqlParity.js"
 import * as PlainProjector from "./PlainProjector.js"
 import * as ReadModel from "./ReadModel.js"
 import type { RecountRuntime } from "./RecountProjector.js"
-
-/** Runs `effect` and returns the text of every statement it sent to the pool. */
-const recording = <A, E>(pool: Pg.Pool, effect: Effect.Effect<A, E>) =>
-  Effect.suspend(() => {
-    const seen: Array<string> = []
-    const original = pool.query
-    const spy = function(this: Pg.Pool, text: unknown, ...rest: Array<unknown>) {
-      seen.push(typeof text === "string" ? text : (text as { text: string }).text)
-      return (original as (...args: Array<unknown>) => unknown).call(this, text, ...rest)
-    }
-    return Effect.acquireUseRelease(
-      Effect.sync(() => void (pool.query = spy as typeof pool.query)),
-      () => Effect.as(effect, seen),
-      () => Effect.sync(() => void (pool.query = original))
-    )
-  })
 
 /**
  * Reads a page of the log as a projection of the suite's event type does; returns the problem when

@@ -19,8 +19,10 @@ import type { StoreRuntime } from "./RecountSides.js"
  * Runs `effect` and returns the text of every statement it sent to the pool. Recount's hot paths
  * query the pool directly; the coalesced NOTIFY after an append is left out (the baseline has no
  * followers to wake, so that work counts against Recount).
+ *
+ * @since 0.1.0
  */
-const recording = <A, E>(pool: Pg.Pool, effect: Effect.Effect<A, E>) =>
+export const recording = <A, E>(pool: Pg.Pool, effect: Effect.Effect<A, E>) =>
   Effect.suspend(() => {
     const seen: Array<string> = []
     const original = pool.query
