@@ -30,6 +30,7 @@ import {
   WorkflowsUnavailable
 } from "@recount/core/WorkflowStatus"
 import * as Context from "effect/Context"
+import { identity } from "effect/Function"
 import * as Schema from "effect/Schema"
 
 // Errors of the API itself -------------------------------------------------------------------------
@@ -185,6 +186,21 @@ const readErrors = Schema.Union(InvalidCommand, AggregateUnavailable, CommandTim
 const withoutConstructor = <A, I>(schema: Schema.Schema<A, I>): Schema.Schema<A, I> => Schema.make(schema.ast)
 
 /**
+ * A success schema whose values are checked once per call. The RPC library carries a reply in an
+ * `Exit` schema, which checks the success value against its type again after decoding it, and
+ * before encoding it; encoding and decoding already check every field as they go. For the replies
+ * of the calls a client makes most, that second pass was more than half of their schema work on
+ * each end (a batch's outcomes: 7.1 -> 2.6 µs a command to encode, 5.7 -> 2.3 to decode). Same
+ * type, same wire form.
+ */
+const checkedOnce = <A, I>(schema: Schema.Schema<A, I>): Schema.Schema<A, I> =>
+  Schema.transform(schema, Schema.declare((_: unknown): _ is A => true, { identifier: Schema.format(schema) }), {
+    strict: true,
+    decode: identity,
+    encode: identity
+  })
+
+/**
  * A command for an aggregate, given as JSON with its `_tag`: what `Dispatch` takes, and each
  * command of a `DispatchBatch`.
  *
@@ -208,7 +224,7 @@ export type DispatchPayload = typeof DispatchPayload.Type
  */
 export const Dispatch = Rpc.make("Dispatch", {
   payload: DispatchPayload,
-  success: DispatchResult,
+  success: checkedOnce(DispatchResult),
   error: commandErrors
 })
 
@@ -220,12 +236,17 @@ export const Dispatch = Rpc.make("Dispatch", {
 export const maxBatchCommands = 256
 
 /**
- * One command's outcome in a `DispatchBatch`: its result, or the error its own `Dispatch` would
- * have failed with.
+ * One command's outcome in a `DispatchBatch`: its result (`Right`), or the error its own
+ * `Dispatch` would have failed with (`Left`). The wire form of `Schema.Either`, as a plain tagged
+ * union: `Schema.Either` checks each value a second time when it builds the `Either` (as much
+ * work again as the decoding, on both ends, for every command of a batch).
  *
  * @since 0.1.0
  */
-export const DispatchOutcome = Schema.Either({ right: DispatchResult, left: commandErrors })
+export const DispatchOutcome = Schema.Union(
+  Schema.TaggedStruct("Right", { right: DispatchResult }),
+  Schema.TaggedStruct("Left", { left: commandErrors })
+)
 /** @since 0.1.0 */
 export type DispatchOutcome = typeof DispatchOutcome.Type
 
@@ -240,7 +261,7 @@ export type DispatchOutcome = typeof DispatchOutcome.Type
  */
 export const DispatchBatch = Rpc.make("DispatchBatch", {
   payload: withoutConstructor(Schema.Struct({ commands: Schema.Array(DispatchPayload).pipe(Schema.maxItems(maxBatchCommands)) })),
-  success: Schema.Array(DispatchOutcome)
+  success: checkedOnce(Schema.Array(DispatchOutcome))
 })
 
 /** The live aggregate's state (its snapshot encoding when it has one). */

@@ -34,6 +34,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import type * as Net from "node:net"
+import { ClientApi } from "./internal/clientApi.js"
 import { coalesceWrites } from "./internal/coalesceWrites.js"
 import * as DispatchBatcher from "./internal/dispatchBatcher.js"
 import { Authentication, type DispatchPayload, type DispatchResult, maxBatchCommands, RecountApi, type WireEvent } from "./RecountApi.js"
@@ -123,7 +124,7 @@ const optionsFor = (headers: Record<string, string> | undefined) => headers === 
 
 const make = (settings: { readonly batch: boolean }) => Effect.gen(function*() {
   // No span per message on the client either: see RecountServer.
-  const rpc = yield* RpcClient.make(RecountApi, { disableTracing: true })
+  const rpc = yield* RpcClient.make(ClientApi, { disableTracing: true })
   const tracing = yield* Tracing.Tracing
   // Commands without headers of their own (no trace, no correlation id) may share a call.
   const batched = DispatchBatcher.make({

@@ -1,6 +1,7 @@
 import { describe, expect, it, layer } from "@effect/vitest"
 import { BankAccount, Deposit, InsufficientFunds, Open, Withdraw } from "@recount/testing/TestAggregates"
 import { fresh } from "@recount/testing/TestIds"
+import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -76,9 +77,16 @@ layer(layerNode(), { excludeTestServices: true, timeout: 120_000 })("DispatchBat
                 { aggregate: "rocket", id: a, command: {} }
               ]
             })
-            expect(outcomes.map((o) => Either.isRight(o) ? "Right" : o.left._tag)).toEqual(["Right", "DomainError", "Forbidden", "InvalidCommand"])
-            expect(Either.getOrThrow(outcomes[0]!)).toMatchObject({ aggregate: "account", aggregateId: a, streamVersion: 1 })
-            expect(yield* client.getState(BankAccount, a)).toEqual({ version: 1, state: { status: "open", owner: "Ada", balance: 0 } })
+            expect(outcomes.map((o) => o._tag === "Right" ? "Right" : o.left._tag)).toEqual(["Right", "DomainError", "Forbidden", "InvalidCommand"])
+            expect(outcomes[0]).toMatchObject({ _tag: "Right", right: { aggregate: "account", aggregateId: a, streamVersion: 1 } })
+            // Decoded to their types, single and batched alike (the wire carries positions as text).
+            const single = yield* client.dispatch(BankAccount, a, new Deposit({ amount: 2 }))
+            for (const result of [outcomes[0]!._tag === "Right" ? outcomes[0]!.right : undefined, single]) {
+              expect(typeof result?.globalPosition).toBe("bigint")
+              expect(result?.events.map((e) => e.type)).toEqual([expect.any(String)])
+            }
+            expect(single.globalPosition > (outcomes[0] as { right: { globalPosition: bigint } }).right.globalPosition).toBe(true)
+            expect(yield* client.getState(BankAccount, a)).toEqual({ version: 2, state: { status: "open", owner: "Ada", balance: 2 } })
             expect(yield* client.getState(BankAccount, b)).toEqual({ version: 1, state: { status: "open", owner: "Bo", balance: 0 } })
           }), { apiKey: key.key, transport, serialization })
         }))
@@ -92,10 +100,33 @@ layer(layerNode(), { excludeTestServices: true, timeout: 120_000 })("DispatchBat
         const client = yield* RecountClient
         const id = fresh("r")
         const outcomes = yield* client.rpc.DispatchBatch({ commands: [{ aggregate: "account", id, command: { _tag: "Open", owner: "R" } }] })
-        expect(outcomes.map((o) => Either.isLeft(o) ? o.left._tag : "Right")).toEqual(["Forbidden"])
+        expect(outcomes.map((o) => o._tag === "Left" ? o.left._tag : "Right")).toEqual(["Forbidden"])
         const tooMany = Array.from({ length: 257 }, () => ({ aggregate: "account", id, command: { _tag: "Open", owner: "R" } }))
         expect((yield* Effect.exit(client.rpc.DispatchBatch({ commands: tooMany })))._tag).toBe("Failure")
         expect((yield* Effect.either(client.getState(BankAccount, id)))._tag).toBe("Right")
+      }), { apiKey: key.key })
+    }))
+
+  it.scoped("payloads the client sends as it built them are still checked by the node: a wrong one is refused naming its field, and runs nothing", () =>
+    Effect.gen(function*() {
+      const key = yield* createKey("acme", "write")
+      yield* withClient(Effect.gen(function*() {
+        const client = yield* RecountClient
+        const id = fresh("p")
+        // What a JavaScript caller, unchecked by the compiler, could send.
+        const wrong = { aggregate: "account", id: 42, command: { _tag: "Open", owner: "P" } } as unknown as { aggregate: string; id: string; command: unknown }
+        const calls: ReadonlyArray<Effect.Effect<unknown, unknown>> = [
+          client.rpc.Dispatch(wrong),
+          client.rpc.DispatchBatch({ commands: [wrong, { aggregate: "account", id, command: { _tag: "Open", owner: "P" } }] })
+        ]
+        for (const call of calls) {
+          const exit = yield* Effect.exit(call)
+          expect(exit._tag).toBe("Failure")
+          expect(String(exit._tag === "Failure" ? Cause.squash(exit.cause) : "")).toMatch(/\bid\b[\s\S]*Expected string, actual 42/)
+        }
+        // The batch was refused whole: its well-formed command did not run either.
+        expect((yield* client.getState(BankAccount, "42")).version).toBe(0)
+        expect((yield* client.getState(BankAccount, id)).version).toBe(0)
       }), { apiKey: key.key })
     }))
 

@@ -1,7 +1,7 @@
 import * as Effect from "effect/Effect"
-import type * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Runtime from "effect/Runtime"
+import type { Outcome } from "./outcome.js"
 
 /**
  * Sends the commands that a client's callers dispatch while others are on their way in one call
@@ -22,7 +22,7 @@ export interface Options<P, A, E, EB> {
   /** One command's call. */
   readonly one: (payload: P) => Effect.Effect<A, E>
   /** Several commands' call: each one's outcome, in their order, or an error for all. */
-  readonly many: (payloads: ReadonlyArray<P>) => Effect.Effect<ReadonlyArray<Either.Either<A, E>>, EB>
+  readonly many: (payloads: ReadonlyArray<P>) => Effect.Effect<ReadonlyArray<Outcome<A, E>>, EB>
   /** Most commands in one call. */
   readonly max: number
   /** Where the calls run: not in any caller's fiber, so that no caller's interruption stops another's. */

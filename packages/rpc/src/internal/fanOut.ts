@@ -1,9 +1,9 @@
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as Runtime from "effect/Runtime"
+import type { Outcome } from "./outcome.js"
 
 /**
  * Runs effects at once, each in a fiber of its own, and gives each one's success or failure in
@@ -15,24 +15,24 @@ import * as Runtime from "effect/Runtime"
  * against about 10 here, measured with effects that complete on the next turn. A batch of
  * commands pays it once per command.
  */
-export const all = <A, E, R>(effects: ReadonlyArray<Effect.Effect<A, E, R>>): Effect.Effect<Array<Either.Either<A, E>>, never, R> =>
-  Effect.withFiberRuntime<Array<Either.Either<A, E>>, never, R>((parent) => {
+export const all = <A, E, R>(effects: ReadonlyArray<Effect.Effect<A, E, R>>): Effect.Effect<Array<Outcome<A, E>>, never, R> =>
+  Effect.withFiberRuntime<Array<Outcome<A, E>>, never, R>((parent) => {
     if (effects.length === 0) return Effect.succeed([])
     const runtime = Runtime.make({
       context: parent.currentContext,
       fiberRefs: parent.getFiberRefs(),
       runtimeFlags: Runtime.defaultRuntime.runtimeFlags
     }) as Runtime.Runtime<R>
-    return Effect.async<Array<Either.Either<A, E>>>((resume) => {
-      const outcomes = new Array<Either.Either<A, E>>(effects.length)
+    return Effect.async<Array<Outcome<A, E>>>((resume) => {
+      const outcomes = new Array<Outcome<A, E>>(effects.length)
       const fibers: Array<Fiber.RuntimeFiber<A, E>> = []
       let fatal: Cause.Cause<never> | undefined
       let left = effects.length
       const settle = (i: number) => (exit: Exit.Exit<A, E>) => {
-        if (exit._tag === "Success") outcomes[i] = Either.right(exit.value)
+        if (exit._tag === "Success") outcomes[i] = { _tag: "Right", right: exit.value }
         else {
           const failure = Cause.failureOption(exit.cause)
-          if (failure._tag === "Some" && !Cause.isDie(exit.cause) && !Cause.isInterrupted(exit.cause)) outcomes[i] = Either.left(failure.value)
+          if (failure._tag === "Some" && !Cause.isDie(exit.cause) && !Cause.isInterrupted(exit.cause)) outcomes[i] = { _tag: "Left", left: failure.value }
           else fatal ??= Cause.stripFailures(exit.cause)
         }
         if (--left === 0) resume(fatal === undefined ? Effect.succeed(outcomes) : Effect.failCause(fatal))

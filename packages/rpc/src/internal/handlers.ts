@@ -25,6 +25,7 @@ import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import { ApiConfig } from "../ApiConfig.js"
 import * as FanOut from "./fanOut.js"
+import type { Outcome } from "./outcome.js"
 import { allTenants, ApiKeys } from "../ApiKeys.js"
 import { type DispatchPayload, type DispatchResult, DomainError, Forbidden, LimitExceeded, Principal, RecountApi, type Role } from "../RecountApi.js"
 
@@ -62,11 +63,11 @@ const encodeState = (aggregate: Aggregate.Any, state: unknown) =>
   aggregate.snapshot ? Schema.encodeUnknownEither(aggregate.snapshot.schema)(state).pipe(Either.getOrElse(() => state)) : state
 
 /**
- * `DispatchBatch` from a dispatch of one command: every command at once, each outcome an `Either`
+ * `DispatchBatch` from a dispatch of one command: every command at once, each outcome `Right` or `Left`
  * (so that one command's error is its caller's alone). The batch's headers are each command's.
  */
 export const batch = <E, R>(dispatch: (p: DispatchPayload, options?: { readonly headers: Headers.Headers }) => Effect.Effect<DispatchResult, E, R>) =>
-(p: { readonly commands: ReadonlyArray<DispatchPayload> }, options?: { readonly headers: Headers.Headers }): Effect.Effect<Array<Either.Either<DispatchResult, E>>, never, R> =>
+(p: { readonly commands: ReadonlyArray<DispatchPayload> }, options?: { readonly headers: Headers.Headers }): Effect.Effect<Array<Outcome<DispatchResult, E>>, never, R> =>
   FanOut.all(p.commands.map((command) => dispatch(command, options)))
 
 /**
