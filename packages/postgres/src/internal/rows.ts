@@ -26,6 +26,13 @@ export type EventValues = ReadonlyArray<unknown>
 export const eventColumnCount = 14
 
 /**
+ * An `int8`'s text as a `bigint`. Text of up to 15 characters is an integer below 10^15, which a
+ * `number` holds exactly, and `BigInt` of a number was about 45 ns here against 110 ns for the
+ * parse of the text (the global position, once per event read). Longer text is parsed as it is.
+ */
+export const int8 = (text: string): bigint => text.length <= 15 ? BigInt(Number(text)) : BigInt(text)
+
+/**
  * A builder of the events of one page of `EventValues`, called on its rows in log order.
  * Neighbouring events mostly share their tenant, category and type, and the events of one append
  * share their stream and transaction: an event takes the previous one's string or transaction id
@@ -49,8 +56,8 @@ export const makePageReader = (): (values: EventValues) => RecordedEvent => {
       streamName: p !== undefined && streamName === p.streamName ? p.streamName : streamName,
       category: p !== undefined && category === p.category ? p.category : category,
       streamVersion: Number(values[5] as string),
-      globalPosition: BigInt(values[0] as string),
-      transactionId: p !== undefined && tx === previousTx ? p.transactionId : BigInt(tx),
+      globalPosition: int8(values[0] as string),
+      transactionId: p !== undefined && tx === previousTx ? p.transactionId : int8(tx),
       type: p !== undefined && type === p.type ? p.type : type,
       schemaVersion: values[8] as number,
       data: values[9],
