@@ -15,7 +15,7 @@ const builtByClient: ReadonlySet<string> = new Set(["Dispatch", "DispatchBatch"]
  * payloads of `Dispatch` and `DispatchBatch` go out as the client built them. The RPC library
  * checks a payload against its schema while encoding it; for these (plain JSON values whose
  * encoded form is the value itself, built from the caller's typed arguments) that check was
- * about a tenth of the client's CPU per command, twice what the command's own encoding costs.
+ * about an eighth of the client's CPU per command, three times what the command's own encoding costs.
  * The node decodes and checks every payload as before, and answers a bad one with its typed error.
  */
 export const ClientApi: typeof RecountApi = RpcGroup.make(
