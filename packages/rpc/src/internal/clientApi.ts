@@ -16,7 +16,7 @@ const builtByClient: ReadonlySet<string> = new Set(["Dispatch", "DispatchBatch"]
  * checks a payload against its schema while encoding it; for these (plain JSON values whose
  * encoded form is the value itself, built from the caller's typed arguments) that check was
  * about an eighth of the client's CPU per command, three times what the command's own encoding costs.
- * The node decodes and checks every payload as before, and answers a bad one with its typed error.
+ * The node decodes and checks every payload as before, and refuses a bad one naming its field.
  */
 export const ClientApi: typeof RecountApi = RpcGroup.make(
   ...[...RecountApi.requests.values()].map((rpc): Rpc.Any => {
