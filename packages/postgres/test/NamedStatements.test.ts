@@ -1,11 +1,17 @@
-import { expect, layer } from "@effect/vitest"
+import { describe, expect, it, layer } from "@effect/vitest"
 import type { RecordedEvent } from "@recount/core/EventEnvelope"
 import { EventStore } from "@recount/core/EventStore"
 import type { ReadError } from "@recount/core/EventStoreError"
 import { SnapshotStore } from "@recount/core/SnapshotStore"
 import * as ExpectedVersion from "@recount/core/ExpectedVersion"
 import * as TestDatabase from "@recount/testing/TestDatabase"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Database from "../src/Database.js"
+import * as PgPoolModule from "../src/PgPool.js"
 import { PgPool } from "../src/PgPool.js"
 
 // One connection, so the statements prepared by the appends are visible to the check's session.
@@ -66,5 +72,26 @@ layer(TestDatabase.layerStores({ maxConnections: 1, namedStatements: false }), {
       yield* appends
       yield* wakeReads
       expect(yield* prepared).toEqual([])
+    }))
+})
+
+describe("RECOUNT_PG_NAMED_STATEMENTS", () => {
+  /** Whether the pool `Database.layerClient` builds, under `env`, prepares statements. */
+  const namedUnder = (env: ReadonlyArray<readonly [string, string]>) =>
+    Effect.gen(function*() {
+      const url = yield* TestDatabase.TestDatabaseUrl
+      const client = Database.layerClient({ maxConnections: 1 }).pipe(
+        Layer.provide(Layer.succeed(Database.DatabaseUrl, { url: Redacted.make(url), source: "external", dataDir: Option.none() }))
+      )
+      return yield* Effect.map(PgPool, PgPoolModule.namedStatements).pipe(
+        Effect.provide(client),
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map(env)))
+      )
+    }).pipe(Effect.scoped, Effect.provide(TestDatabase.layerUrl))
+
+  it.effect("is read by the node's database layer: on by default, off when set to false", () =>
+    Effect.gen(function*() {
+      expect([yield* namedUnder([]), yield* namedUnder([["RECOUNT_PG_NAMED_STATEMENTS", "false"]]), yield* namedUnder([["RECOUNT_PG_NAMED_STATEMENTS", "true"]])])
+        .toEqual([true, false, true])
     }))
 })
