@@ -20,7 +20,6 @@ import { SqlError } from "@effect/sql/SqlError"
 import * as Statement from "@effect/sql/Statement"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import type Pg from "pg"
 
@@ -48,18 +47,7 @@ class PoolConnection implements Connection {
   }
 
   execute(sql: string, params: ReadonlyArray<unknown>, transformRows: TransformRows) {
-    if (transformRows === undefined) return this.rows(sql, params)
-    return this.send(sql, params, (result) => transformRows(rowsOf(result)))
-  }
-
-  /** `execute` without a transform: a handler's statement, once per event, with no closure but pg's callback. */
-  rows(sql: string, params: ReadonlyArray<unknown>): Effect.Effect<Rows, SqlError> {
-    const target = this.target
-    return Effect.async<Rows, SqlError>((resume) => {
-      target.query(sql, params as Array<unknown>, (error: Error | undefined, result: Pg.QueryResult) => {
-        resume(error ? Effect.fail(failed(error)) : Effect.succeed(rowsOf(result)))
-      })
-    })
+    return this.send(sql, params, (result) => transformRows ? transformRows(rowsOf(result)) : rowsOf(result))
   }
   executeRaw(sql: string, params: ReadonlyArray<unknown>) {
     return this.send<unknown>(sql, params, (result) => result)
@@ -111,40 +99,26 @@ const reserve = (pool: Pg.Pool): Connection.Acquirer =>
 
 const noParams: ReadonlyArray<unknown> = []
 
-/** The library's way of running a statement: its span, scope and connection lookup. */
-const libraryCommit = (statement: Statement.Statement<unknown>): Effect.Effect<ReadonlyArray<unknown>, SqlError> =>
-  (Object.getPrototypeOf(statement) as { commit: (this: unknown) => Effect.Effect<ReadonlyArray<unknown>, SqlError> }).commit.call(statement)
-
-/** Sends `statement` on `connection` itself, or the library's way unless it is one of ours and untransformed. */
-const send = (statement: Statement.Statement<unknown>, fiber: Fiber.RuntimeFiber<unknown, unknown>, pool: PoolConnection) => {
-  const transaction = Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)
-  const connection = transaction._tag === "None" ? pool : transaction.value[0]
-  if (!(connection instanceof PoolConnection) || fiber.getFiberRef(Statement.currentTransformer)._tag === "Some") {
-    return libraryCommit(statement)
-  }
-  // `sql.unsafe(text, params)` compiles to its text and params: a projection's handler sends one
-  // per event, and the compiler's pass allocates a few closures and arrays each time.
-  const segments = statement.segments
-  const only = segments.length === 1 ? segments[0]! : undefined
-  if (only !== undefined && only._tag === "Literal") return connection.rows(only.value, only.params ?? noParams)
-  const [sql, params] = statement.compile()
-  return connection.rows(sql, params)
-}
-
 /**
  * Runs a statement built by the client: on the transaction's connection (or the pool) directly,
  * unless something asks for the library's way.
- *
- * The runtime calls a statement's `commit` from its run loop, on the fiber that runs the
- * statement, which is then the current fiber: reading it there instead of through
- * `Effect.withFiberRuntime` spares a step of the run loop and two closures per statement (a
- * per-event handler's cost). Called any other way, it takes the fiber the usual way.
  */
-function fastCommit(this: Statement.Statement<unknown>, pool: PoolConnection): Effect.Effect<ReadonlyArray<unknown>, SqlError> {
+function fastCommit(this: Statement.Statement<unknown>, pool: PoolConnection) {
   const statement = this
-  const current = Fiber.getCurrentFiber()
-  if (current._tag === "Some") return send(statement, current.value, pool)
-  return Effect.withFiberRuntime<ReadonlyArray<unknown>, SqlError>((fiber) => send(statement, fiber, pool))
+  return Effect.withFiberRuntime<ReadonlyArray<unknown>, SqlError>((fiber) => {
+    const transaction = Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)
+    const connection = transaction._tag === "None" ? pool : transaction.value[0]
+    if (!(connection instanceof PoolConnection) || fiber.getFiberRef(Statement.currentTransformer)._tag === "Some") {
+      return (Object.getPrototypeOf(statement) as { commit: (this: unknown) => Effect.Effect<ReadonlyArray<unknown>, SqlError> }).commit.call(statement)
+    }
+    // `sql.unsafe(text, params)` compiles to its text and params: a projection's handler sends one
+    // per event, and the compiler's pass allocates a few closures and arrays each time.
+    const segments = statement.segments
+    const only = segments.length === 1 ? segments[0]! : undefined
+    if (only !== undefined && only._tag === "Literal") return connection.execute(only.value, only.params ?? noParams, undefined)
+    const [sql, params] = statement.compile()
+    return connection.execute(sql, params, undefined)
+  })
 }
 
 /** @since 0.1.0 */
