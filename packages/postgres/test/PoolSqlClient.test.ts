@@ -1,8 +1,8 @@
 /**
- * `PoolSqlClient` without spans finds a statement's connection from the fiber that runs it (the
- * runtime's current fiber when the statement starts): inside a transaction, that fiber's own
- * client; anywhere else, the pool. Fibers that run at the same time, one inside a transaction and
- * one outside, must each get theirs, and a fiber forked inside the transaction stays in it.
+ * `PoolSqlClient` without spans sends a statement on the connection of the fiber that runs it:
+ * inside a transaction, that transaction's client; anywhere else, the pool. Fibers that run at the
+ * same time, one inside a transaction and one outside, must each get theirs, and a fiber forked
+ * inside the transaction stays in it.
  */
 import { expect, layer } from "@effect/vitest"
 import * as PgPool from "@recount/postgres/PgPool"
