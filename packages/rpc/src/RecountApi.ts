@@ -239,7 +239,9 @@ export const maxBatchCommands = 256
  * One command's outcome in a `DispatchBatch`: its result (`Right`), or the error its own
  * `Dispatch` would have failed with (`Left`). The wire form of `Schema.Either`, as a plain tagged
  * union: `Schema.Either` checks each value a second time when it builds the `Either` (as much
- * work again as the decoding, on both ends, for every command of a batch).
+ * work again as the decoding, on both ends, for every command of a batch). Outcomes are plain
+ * objects: an `Either` has the same fields to the type checker, but its `_tag` is on its
+ * prototype, so it does not encode.
  *
  * @since 0.1.0
  */

@@ -57,7 +57,8 @@ const server = (msgpack: boolean, spreadMillis: number) => {
   const handlers = Group.toLayer({
     Dispatch: dispatch,
     // As the node answers a batch: every command at once, each outcome on its own.
-    DispatchBatch: (p) => Effect.forEach(p.commands, (c) => Effect.either(dispatch(c)), { concurrency: "unbounded" })
+    // (Outcomes are plain objects: an `Either`, whose `_tag` is on its prototype, does not encode.)
+    DispatchBatch: (p) => Effect.forEach(p.commands, (c) => Effect.map(dispatch(c), (right) => ({ _tag: "Right" as const, right })), { concurrency: "unbounded" })
   })
   const auth = Layer.succeed(Authentication, Authentication.of(() => Effect.succeed(principal)))
   const rpc = RpcServer.layerHttpRouter({ group: Group, path: msgpack ? "/rpc/msgpack" : "/rpc", protocol: "websocket", disableTracing: true }).pipe(
