@@ -148,8 +148,6 @@ export const operations = Effect.gen(function*() {
   return {
     Dispatch: dispatch,
 
-    DispatchBatch: batch(dispatch),
-
     GetState: (p) =>
       Effect.gen(function*() {
         const tenant = yield* tenantFor(yield* Principal, p.tenant, "read", "read state")
@@ -276,11 +274,10 @@ export const operations = Effect.gen(function*() {
         }
         return yield* keys.revoke(p.id)
       })
-  } satisfies RpcGroup.HandlersFrom<RpcGroup.Rpcs<typeof RecountApi>>
+    // `DispatchBatch` is `batch` of the served `Dispatch` (drain.ts), so that each of its commands
+    // is tracked as a `Dispatch` is.
+  } satisfies RpcGroup.HandlersFrom<Exclude<RpcGroup.Rpcs<typeof RecountApi>, { readonly _tag: "DispatchBatch" }>>
 })
-
-/** The RPC handlers. */
-export const layer = RecountApi.toLayer(operations)
 
 /** The server side of `Authentication`: the bearer key of each call. */
 export const authentication = (keys: ApiKeys["Type"]) => ({ headers }: { readonly headers: Record<string, string | undefined> }) => {
