@@ -88,15 +88,17 @@ export const layer = <A extends Aggregate.Any>(
         // A direct command that needs no fiber of the instance's (see `tryFast`) runs while the
         // caller holds the mailbox; its deadline still answers the caller at its time, and the
         // command, started, runs to its end. Traced or with command ids in the logs, commands go
-        // through the mailbox, where they get their span and annotation.
-        const tryExecute = <E>(
+        // through the mailbox, where they get their span and annotation. A command that cannot run
+        // so (a busy mailbox, a refusal, an effectful decider) is answered with the mailbox's run,
+        // to which it goes straight: a caller that tried again would decide it once more.
+        const executeNow = <E>(
           commandId: string,
           command: Aggregate.CommandOf<A>,
           origin: Instance.Origin,
           deadline: Mailbox.Deadline<E>,
           answer: (outcome: Effect.Effect<CommandResult, unknown>) => void
-        ): boolean => {
-          if (!mailbox.tryClaim()) return false
+        ): void => {
+          if (!mailbox.tryClaim()) return answer(execute(commandId, command, origin, deadline))
           let finished = false
           let timer: ReturnType<typeof setTimeout> | undefined
           const started = instance.tryFast(commandId, command, origin, (outcome) => {
@@ -110,7 +112,7 @@ export const layer = <A extends Aggregate.Any>(
           })
           if (!started) {
             mailbox.release()
-            return false
+            return answer(execute(commandId, command, origin, deadline))
           }
           timer = setTimeout(() => {
             if (finished) return
@@ -118,17 +120,14 @@ export const layer = <A extends Aggregate.Any>(
             answer(Effect.fail(deadline.onTimeout()))
           }, deadline.millis)
           timer.unref()
-          return true
         }
         const fast = !tracing.enabled && !tracing.logCommandIds
         const executeDirect = <E>(commandId: string, command: Aggregate.CommandOf<A>, origin: Instance.Origin, deadline: Mailbox.Deadline<E>) =>
-          Effect.async<CommandResult, unknown>((resume) => {
-            if (!tryExecute(commandId, command, origin, deadline, resume)) resume(execute(commandId, command, origin, deadline))
-          })
+          Effect.async<CommandResult, unknown>((resume) => executeNow(commandId, command, origin, deadline, resume))
         const local: LocalInstances.LocalInstance = {
           shardId: address.shardId,
           execute: (fast ? executeDirect : execute) as LocalInstances.LocalInstance["execute"],
-          tryExecute: fast ? tryExecute as LocalInstances.LocalInstance["tryExecute"] : undefined,
+          executeNow: fast ? executeNow as LocalInstances.LocalInstance["executeNow"] : undefined,
           view,
           directUntil: 0
         }

@@ -300,21 +300,19 @@ export const layer = (aggregates: ReadonlyArray<Aggregate.Any>): Layer.Layer<Com
       if (options !== undefined && (options.delivery === "persisted" || (options.consistency ?? "eventual") !== "eventual")) return undefined
       const id = checkTarget(aggregate.name, aggregateId, options?.tenant ?? "default")
       if (Either.isLeft(id) || checkName(commandId, maxIdLength) !== undefined) return undefined
-      const instance = direct(aggregate, id.right)
-      const tryExecute = instance?.tryExecute
-      if (instance === undefined || tryExecute === undefined) return undefined
+      const executeNow = direct(aggregate, id.right)?.executeNow
+      if (executeNow === undefined) return undefined
       const deadline = new CommandDeadline(aggregate.name, aggregateId, commandId, Duration.toMillis(Duration.decode(options?.timeout ?? config.commandTimeout)))
       const origin = { span, correlationId: options?.correlationId }
       return Effect.async<DispatchResult, unknown>((resume) => {
-        // An inline callback: a named one costs a `defineProperty` per command under tsx.
-        const ran = tryExecute(commandId, command, origin, deadline, (outcome) => {
+        // An inline callback: a named one costs a `defineProperty` per command under tsx. An
+        // effect to run (the instance's mailbox path) comes already checked, with its deadline.
+        executeNow(commandId, command, origin, deadline, (outcome) => {
           if (!Exit.isExit(outcome)) return resume(measured(metered, started, forCaller(aggregate, aggregateId, outcome)))
           const exit = (Exit.isSuccess(outcome) ? outcome : Exit.failCause(callerCause(aggregate, aggregateId, outcome.cause))) as Exit.Exit<DispatchResult, unknown>
           record(metered, started, exit)
           resume(exit)
         })
-        // Its mailbox is busy: the command queues there, already checked and with its deadline.
-        if (!ran) resume(measured(metered, started, forCaller(aggregate, aggregateId, instance.execute(commandId, command, origin, deadline))))
       })
     }
 

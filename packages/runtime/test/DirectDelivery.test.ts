@@ -57,7 +57,18 @@ const Throwing = {
   }
 }
 
-const Live = RecountNode.layerSingle({ aggregates: [Watched, Idler, Slow, Plain, Throwing] }).pipe(
+/** Counts its decisions of withdrawals. */
+let withdrawalsDecided = 0
+const Counting = {
+  ...BankAccount,
+  name: "counting-direct",
+  decide: (state: Parameters<typeof BankAccount.decide>[0], command: Parameters<typeof BankAccount.decide>[1]) => {
+    if (command._tag === "Withdraw") withdrawalsDecided++
+    return BankAccount.decide(state, command)
+  }
+}
+
+const Live = RecountNode.layerSingle({ aggregates: [Watched, Idler, Slow, Plain, Throwing, Counting] }).pipe(
   Layer.provideMerge(TestDatabase.layerStores())
 )
 
@@ -133,6 +144,16 @@ layer(Live, { excludeTestServices: true, timeout: 60_000 })("direct delivery on 
       yield* Effect.flip(bus.dispatch(Plain, "m1", new Withdraw({ amount: 500 })))
       const after = yield* Effect.all([counted("ok"), counted("already_applied"), counted("rejected"), timed])
       expect(after.map((n, i) => n - before[i]!)).toEqual([1, 1, 1, 3])
+    }))
+
+  it.effect("a refused command is decided once without a fiber, then once in the mailbox (which checks its state is current), not again", () =>
+    Effect.gen(function*() {
+      const bus = yield* CommandBus
+      yield* bus.dispatch(Counting, "c1", new Open({ owner: "Ada" }))
+      yield* bus.dispatch(Counting, "c1", new Deposit({ amount: 1 }))
+      withdrawalsDecided = 0
+      expect(yield* Effect.flip(bus.dispatch(Counting, "c1", new Withdraw({ amount: 500 })))).toMatchObject({ _tag: "InsufficientFunds" })
+      expect(withdrawalsDecided).toBe(2)
     }))
 
   it.effect("a decider that throws fails its command as unavailable and leaves the instance free for the next", () =>

@@ -27,16 +27,16 @@ export interface LocalInstance {
   /**
    * Runs the command without a fiber when the instance can (its mailbox idle, see
    * `instance.tryFast`), and answers once with the outcome: an exit, or an effect to run (the
-   * mailbox path after a conflict). Returns false, having done nothing, when the command must go
-   * through `execute`. Absent when commands are traced or their ids logged.
+   * mailbox path, when it could not run so or after a conflict). Absent when commands are traced
+   * or their ids logged.
    */
-  readonly tryExecute: (<E>(
+  readonly executeNow: (<E>(
     commandId: string,
     command: unknown,
     origin: Origin,
     deadline: Deadline<E>,
     answer: (outcome: Effect.Effect<CommandResult, unknown>) => void
-  ) => boolean) | undefined
+  ) => void) | undefined
   readonly view: <E>(deadline: Deadline<E>) => Effect.Effect<StateView, AggregateUnavailable | E>
   /**
    * After this time (ms since the epoch) the bus sends the next command through the cluster. The
