@@ -161,6 +161,11 @@ export const build = <E>(
 /**
  * A projection with a handler per event, called in log order inside the batch's transaction.
  *
+ * On Recount's pool, a handler's writes that return no rows are pipelined: its statement answers
+ * at once, and a write the database refuses fails the batch (which is then retried event by event)
+ * rather than the statement. Statements that return rows, and any in a savepoint
+ * (`sql.withTransaction`), wait for their answers.
+ *
  * @since 0.1.0
  */
 export const make = <E>(

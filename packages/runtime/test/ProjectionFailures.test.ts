@@ -53,7 +53,28 @@ const balancesThatChokeOn13 = (name: string, table: string, strict: boolean) =>
       })
   })
 
-const Live = layerLocal([balancesThatChokeOn13("lenient", "lenient", false), balancesThatChokeOn13("strict", "strict", true)], {
+/**
+ * Deposits into a ledger whose table refuses an amount of 666: the database fails the write, not
+ * the handler, and the write is pipelined (it answers before the database has seen it).
+ */
+const ledger = Projection.make({
+  name: "ledger",
+  events: BankAccount.events,
+  eventTypes: ["Deposited"],
+  tables: ["ledger"],
+  maxAttempts: 2,
+  backoff: "10 millis",
+  migrations: {
+    "0001_create": (target) =>
+      Effect.flatMap(SqlClient.SqlClient, (sql) =>
+        sql.unsafe(`CREATE TABLE ${target.table("ledger")} (event_id uuid PRIMARY KEY, account text NOT NULL, amount double precision NOT NULL CHECK (amount <> 666))`))
+  },
+  handle: (event, envelope, target) =>
+    event._tag !== "Deposited" ? Effect.void : Effect.flatMap(SqlClient.SqlClient, (sql) =>
+      sql.unsafe(`INSERT INTO ${target.table("ledger")} (event_id, account, amount) VALUES ($1, $2, $3)`, [envelope.eventId, idOf(envelope), event.amount]))
+})
+
+const Live = layerLocal([balancesThatChokeOn13("lenient", "lenient", false), balancesThatChokeOn13("strict", "strict", true), ledger], {
   leaseTimeout: "2 seconds",
   pollInterval: "100 millis"
 }).pipe(Layer.provideMerge(TestDatabase.layerStores()))
@@ -93,6 +114,24 @@ layer(Live, { excludeTestServices: true, timeout: 120_000 })("projection failure
       // A retried or resolved dead letter cannot be retried again.
       expect(yield* Effect.flip(projections.deadLetters.retry("lenient", parked!.eventId))).toMatchObject({ _tag: "DeadLetterNotFound" })
     }).pipe(Effect.ensuring(Effect.sync(() => broken.value = true))))
+
+  it.effect("a write the database refuses parks its event with the database's error; the writes around it are applied", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore
+      const projections = yield* Projections
+      const sql = yield* PgClient.PgClient
+      const a = fresh("w")
+      // One append, so that the refused write sits inside one batch, with writes sent after it.
+      const amounts = [1, 2, 666, 3, 4]
+      yield* store.append(`account-${a}`, [{ type: "Opened", data: { owner: "Bo" } }, ...amounts.map((amount) => ({ type: "Deposited", data: { amount } }))])
+      yield* caughtUp("ledger")
+      const parked = yield* projections.deadLetters.list({ projection: "ledger" })
+      expect(parked.map((d) => [d.streamName, d.streamVersion, d.attempts])).toEqual([[`account-${a}`, 4, 2]])
+      // The database's own reason, not the "transaction is aborted" of the statements after it.
+      expect(parked[0]!.error).toContain("violates check constraint")
+      const rows = yield* sql<{ amount: number }>`SELECT amount FROM ledger WHERE account = ${a} ORDER BY amount`
+      expect(rows.map((r) => r.amount)).toEqual([1, 2, 3, 4])
+    }))
 
   it.effect("a parked event can be skipped for good", () =>
     Effect.gen(function*() {

@@ -1,5 +1,6 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
+import * as PgPoolModule from "@recount/postgres/PgPool"
 import { PgPool } from "@recount/postgres/PgPool"
 import * as PoolSqlClient from "@recount/postgres/PoolSqlClient"
 import * as Checkpoint from "@recount/core/Checkpoint"
@@ -67,7 +68,13 @@ type Kind = "live" | "rebuild"
 
 const describe = (cause: Cause.Cause<unknown>) => {
   const failure = Cause.squash(cause)
-  const text = failure instanceof Error ? `${failure.name}: ${failure.message}` : typeof failure === "object" ? JSON.stringify(failure) : String(failure)
+  // An `SqlError` says only that a statement failed; the database's reason is its cause.
+  const reason = failure instanceof Error && failure.cause instanceof Error ? `: ${failure.cause.message}` : ""
+  const text = failure instanceof Error
+    ? `${failure.name}: ${failure.message}${reason}`
+    : typeof failure === "object"
+    ? JSON.stringify(failure)
+    : String(failure)
   return text.length > 2000 ? `${text.slice(0, 2000)}...` : text
 }
 
@@ -83,7 +90,7 @@ export const run = (projection: Projection.Any, options: RunnerOptions) =>
     // @effect/sql's per-statement span and scope while tracing is off: they were most of a
     // per-event handler's cost. Without the pool (another SqlClient), the one in context.
     const pool = yield* Effect.serviceOption(PgPool)
-    const sql = Option.isSome(pool) ? yield* PoolSqlClient.make(pool.value, { spans: tracing.enabled }) : yield* SqlClient.SqlClient
+    const sql = Option.isSome(pool) ? yield* PoolSqlClient.make(pool.value, { spans: tracing.enabled, prepare: PgPoolModule.namedStatements(pool.value) }) : yield* SqlClient.SqlClient
     // A transaction whose first statement rides with BEGIN and whose last with COMMIT: two round
     // trips of the runner's own per batch instead of four.
     const transaction = <A, E, R>(first: string, body: (rows: ReadonlyArray<unknown>) => Effect.Effect<readonly [A, string | undefined], E, R>) =>
@@ -172,7 +179,9 @@ const runWith = (projection: Projection.Any, options: RunnerOptions, sql: SqlCli
 
     const applyHandler = (events: ReadonlyArray<RecordedEvent>, version: number, ahead?: Decoded) =>
       Effect.flatMap(ahead ?? decode(events), (decoded) =>
-        projection.apply(decoded, Projection.target(projection, version)).pipe(
+        // The handler's writes went out without waiting for their answers: it has not succeeded
+        // until they have.
+        Effect.zipRight(projection.apply(decoded, Projection.target(projection, version)), PoolSqlClient.settled).pipe(
           Effect.catchAllCause((cause) =>
             Cause.isInterruptedOnly(cause) ? Effect.failCause(cause as Cause.Cause<never>) : Effect.fail(new HandlerFailed({ detail: describe(cause) }))
           )
