@@ -7,6 +7,9 @@
  *   projector sends (checked before measuring), the upserts, the checkpoint, one transaction per
  *   page (per event: an upsert per event; batched: one multi-row upsert per page, as the Recount
  *   side's `makeBatched` handler sends);
+ * - the same per-event loop with its upsert prepared once and run by name, as Recount's projector
+ *   runs a handler's statements (on by default, `PgPool`'s `namedStatements`): no target, it tells
+ *   Recount's own cost per event from what preparing saves PostgreSQL;
  * - Emmett's PostgreSQL projector over the same events in Emmett's own store (per event only).
  *
  * A round builds a fresh read model (its own projection name and table) from the start of the log
@@ -53,6 +56,7 @@ const live: LiveLag.Options = { perSecond: 500, seconds: 22, warmupSeconds: 2, a
 
 const workloadNames = {
   perEventPlain: `catch-up ${logEvents / 1000}k events, per-event handler vs plain pg loop`,
+  perEventPrepared: `catch-up ${logEvents / 1000}k events, per-event handler vs plain pg loop, upsert prepared`,
   perEventEmmett: `catch-up ${logEvents / 1000}k events, per-event handler vs Emmett projector`,
   batched: `catch-up ${logEvents / 1000}k events, batched handler vs plain pg batched loop`,
   lagP50: `live lag p50, ${live.perSecond} appends/s, append to read-model commit`,
@@ -93,7 +97,7 @@ const run = (context: SuiteContext) =>
       return yield* Effect.fail(new Error(`no projections workload matches --only; the workloads are:\n${allWorkloads.map((w) => `  ${w}`).join("\n")}`))
     }
     const wants = (name: string) => selected.includes(name)
-    const wantsPerEvent = wants(workloadNames.perEventPlain) || wants(workloadNames.perEventEmmett)
+    const wantsPerEvent = wants(workloadNames.perEventPlain) || wants(workloadNames.perEventPrepared) || wants(workloadNames.perEventEmmett)
     const wantsBatched = wants(workloadNames.batched)
     const wantsCatchUp = wantsPerEvent || wantsBatched
     const url = yield* BenchDatabase.acquire(context.log)
@@ -141,7 +145,7 @@ const run = (context: SuiteContext) =>
     const plainSide = (mode: PlainProjector.Mode): Side => ({
       name: `plain ${mode}`,
       run: async (round) => {
-        const table = `plain${mode === "batched" ? "b" : "e"}${round}_${tables++}`
+        const table = `plain${mode === "batched" ? "b" : mode === "per-event" ? "e" : "p"}${round}_${tables++}`
         const start = performance.now()
         await PlainProjector.catchUp(pool, table, mode, pageSize)
         return { seconds: (performance.now() - start) / 1000, table, pool }
@@ -182,7 +186,12 @@ const run = (context: SuiteContext) =>
       })
 
     const perEventSides = wantsPerEvent
-      ? [recountSide("per-event"), ...(wants(workloadNames.perEventPlain) ? [plainSide("per-event")] : []), ...(emmett ? [emmettSide(emmett)] : [])]
+      ? [
+        recountSide("per-event"),
+        ...(wants(workloadNames.perEventPlain) ? [plainSide("per-event")] : []),
+        ...(wants(workloadNames.perEventPrepared) ? [plainSide("per-event-prepared")] : []),
+        ...(emmett ? [emmettSide(emmett)] : [])
+      ]
       : []
     const batchedSides = wantsBatched ? [recountSide("batched"), plainSide("batched")] : []
 
@@ -249,6 +258,7 @@ const run = (context: SuiteContext) =>
       const rate = yield* rounds(perEventSides, count, "p")
       const recount = rate("recount per-event")
       if (wants(workloadNames.perEventPlain)) emit(workloadNames.perEventPlain, recount, rate("plain per-event"))
+      if (wants(workloadNames.perEventPrepared)) emit(workloadNames.perEventPrepared, recount, rate("plain per-event-prepared"))
       if (emmett) {
         const e = rate("emmett per-event")
         if (wants(workloadNames.perEventPlain)) {
