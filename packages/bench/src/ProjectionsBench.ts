@@ -8,8 +8,9 @@
  *   page (per event: an upsert per event; batched: one multi-row upsert per page, as the Recount
  *   side's `makeBatched` handler sends);
  * - the same per-event loop with its upsert prepared once and run by name, as Recount's projector
- *   runs a handler's statements (on by default, `PgPool`'s `namedStatements`): no target, it tells
- *   Recount's own cost per event from what preparing saves PostgreSQL;
+ *   runs a handler's statements (on by default, `PgPool`'s `namedStatements`), and that loop again
+ *   with a page's upserts pipelined, as Recount sends a handler's writes: no targets, they tell
+ *   Recount's own cost per event from what preparing and pipelining save;
  * - Emmett's PostgreSQL projector over the same events in Emmett's own store (per event only).
  *
  * A round builds a fresh read model (its own projection name and table) from the start of the log
@@ -57,6 +58,7 @@ const live: LiveLag.Options = { perSecond: 500, seconds: 22, warmupSeconds: 2, a
 const workloadNames = {
   perEventPlain: `catch-up ${logEvents / 1000}k events, per-event handler vs plain pg loop`,
   perEventPrepared: `catch-up ${logEvents / 1000}k events, per-event handler vs plain pg loop, upsert prepared`,
+  perEventPipelined: `catch-up ${logEvents / 1000}k events, per-event handler vs plain pg loop, upserts prepared and pipelined`,
   perEventEmmett: `catch-up ${logEvents / 1000}k events, per-event handler vs Emmett projector`,
   batched: `catch-up ${logEvents / 1000}k events, batched handler vs plain pg batched loop`,
   lagP50: `live lag p50, ${live.perSecond} appends/s, append to read-model commit`,
@@ -97,7 +99,8 @@ const run = (context: SuiteContext) =>
       return yield* Effect.fail(new Error(`no projections workload matches --only; the workloads are:\n${allWorkloads.map((w) => `  ${w}`).join("\n")}`))
     }
     const wants = (name: string) => selected.includes(name)
-    const wantsPerEvent = wants(workloadNames.perEventPlain) || wants(workloadNames.perEventPrepared) || wants(workloadNames.perEventEmmett)
+    const wantsPerEvent = wants(workloadNames.perEventPlain) || wants(workloadNames.perEventPrepared) ||
+      wants(workloadNames.perEventPipelined) || wants(workloadNames.perEventEmmett)
     const wantsBatched = wants(workloadNames.batched)
     const wantsCatchUp = wantsPerEvent || wantsBatched
     const url = yield* BenchDatabase.acquire(context.log)
@@ -145,7 +148,7 @@ const run = (context: SuiteContext) =>
     const plainSide = (mode: PlainProjector.Mode): Side => ({
       name: `plain ${mode}`,
       run: async (round) => {
-        const table = `plain${mode === "batched" ? "b" : mode === "per-event" ? "e" : "p"}${round}_${tables++}`
+        const table = `plain${{ "per-event": "e", "per-event-prepared": "p", "per-event-pipelined": "q", batched: "b" }[mode]}${round}_${tables++}`
         const start = performance.now()
         await PlainProjector.catchUp(pool, table, mode, pageSize)
         return { seconds: (performance.now() - start) / 1000, table, pool }
@@ -190,6 +193,7 @@ const run = (context: SuiteContext) =>
         recountSide("per-event"),
         ...(wants(workloadNames.perEventPlain) ? [plainSide("per-event")] : []),
         ...(wants(workloadNames.perEventPrepared) ? [plainSide("per-event-prepared")] : []),
+        ...(wants(workloadNames.perEventPipelined) ? [plainSide("per-event-pipelined")] : []),
         ...(emmett ? [emmettSide(emmett)] : [])
       ]
       : []
@@ -259,6 +263,7 @@ const run = (context: SuiteContext) =>
       const recount = rate("recount per-event")
       if (wants(workloadNames.perEventPlain)) emit(workloadNames.perEventPlain, recount, rate("plain per-event"))
       if (wants(workloadNames.perEventPrepared)) emit(workloadNames.perEventPrepared, recount, rate("plain per-event-prepared"))
+      if (wants(workloadNames.perEventPipelined)) emit(workloadNames.perEventPipelined, recount, rate("plain per-event-pipelined"))
       if (emmett) {
         const e = rate("emmett per-event")
         if (wants(workloadNames.perEventPlain)) {
