@@ -22,7 +22,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import type Pg from "pg"
-import { named, type Queryable } from "./internal/query.js"
+import { submit } from "./internal/query.js"
 import * as StatementNames from "./internal/statementNames.js"
 
 type Rows = ReadonlyArray<any>
@@ -56,13 +56,10 @@ class PoolConnection implements Connection {
   execute(sql: string, params: ReadonlyArray<unknown>, transformRows: TransformRows) {
     return this.send(sql, params, (result) => transformRows ? transformRows(rowsOf(result)) : rowsOf(result))
   }
-  /** `execute`, prepared once per connection under the name `names` gives the text (if any). */
+  /** `execute` of one statement, prepared once per connection under the name `names` gives its text (if any). */
   executePrepared(sql: string, params: ReadonlyArray<unknown>, names: StatementNames.StatementNames): Effect.Effect<Rows, SqlError> {
-    const name = names.nameOf(sql)
-    if (name === undefined) return this.execute(sql, params, undefined)
-    const target = this.target
     return Effect.async<Rows, SqlError>((resume) => {
-      ;(target as unknown as Queryable<unknown>).query(named(sql, name, params), undefined, (error, result) => {
+      submit<unknown>(this.target, sql, params, names.nameOf(sql), (error, result) => {
         if (error) {
           // PostgreSQL refuses a prepared statement whose rows changed shape since it was prepared
           // (a column added to a table it reads with `*`): the next run prepares it anew.
@@ -141,9 +138,7 @@ class PipelinedConnection extends PoolConnection {
       })
     }
     this.unanswered++
-    const name = names?.nameOf(sql)
-    if (name === undefined) this.client.query(sql, params as Array<unknown>, this.onAnswer)
-    else (this.client as unknown as Queryable<unknown>).query(named(sql, name, params), undefined, this.onAnswer)
+    submit<unknown>(this.client, sql, params, names?.nameOf(sql), this.onAnswer)
     return noRows
   }
 }

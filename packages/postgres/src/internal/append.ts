@@ -17,7 +17,7 @@ import type * as Kit from "@recount/core/EventStoreKit"
 import type * as ExpectedVersion from "@recount/core/ExpectedVersion"
 import * as Effect from "effect/Effect"
 import type Pg from "pg"
-import { named, type Queryable } from "./query.js"
+import { submit } from "./query.js"
 
 /** @internal */
 export const appendSql = "SELECT status, stream_version, global_position, first_version FROM recount_append($1, $2, $3, $4, $5::jsonb, $6)"
@@ -108,15 +108,10 @@ export class AppendCall {
 
   private query(text: string, values: ReadonlyArray<unknown>, lookup: boolean, name?: string): void {
     try {
-      // A named query carries its values; the pool then passes `undefined` on as the values.
-      ;(this.appender.pool as unknown as Queryable<AppendRow>).query(
-        name === undefined ? text : named(text, name, values),
-        name === undefined ? values : undefined,
-        (error, result) => {
-          if (error) this.refused(error, lookup)
-          else this.finish(this.outcome(result?.rows[0]))
-        }
-      )
+      submit<AppendRow>(this.appender.pool, text, values, name, (error, result) => {
+        if (error) this.refused(error, lookup)
+        else this.finish(this.outcome(result?.rows[0]))
+      })
     } catch (error) {
       // Should the driver throw instead of calling back, the append still gets an answer.
       this.appender.failed()

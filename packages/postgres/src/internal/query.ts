@@ -12,20 +12,38 @@ export class QueryError {
  * takes it as it is: given a config object with a name, the driver copies it property by property
  * on every call (measured: about as much CPU as an append's own code).
  */
-export const named = (text: string, name: string, values: ReadonlyArray<unknown>): Pg.Query => {
+const named = (text: string, name: string, values: ReadonlyArray<unknown>): Pg.Query => {
   const query = new Pg.Query(text, values as Array<unknown>)
   ;(query as Pg.Query & { name: string }).name = name
   return query
 }
 
 /** The pool's `query` as the driver takes it: a text with its values, or a query object without. */
-export interface Queryable<R> {
+interface Queryable<R> {
   query(
     statement: string | Pg.Query,
     values: ReadonlyArray<unknown> | undefined,
     callback: (error: (Error & { readonly code?: string | undefined }) | undefined, result: { readonly rows: ReadonlyArray<R> } | undefined) => void
   ): void
 }
+
+/**
+ * Sends a statement on a pool or a client: its text with its values, or, given a `name`, prepared
+ * once per connection under it (a named query carries its values; the driver is then passed
+ * `undefined` as the values).
+ */
+export const submit = <R>(
+  target: Pg.Pool | Pg.PoolClient,
+  text: string,
+  values: ReadonlyArray<unknown>,
+  name: string | undefined,
+  callback: Parameters<Queryable<R>["query"]>[2]
+): void =>
+  (target as unknown as Queryable<R>).query(
+    name === undefined ? text : named(text, name, values),
+    name === undefined ? values : undefined,
+    callback
+  )
 
 /** One statement straight on the pool: no span, no scope, one callback. */
 export const query = <A>(
@@ -36,14 +54,10 @@ export const query = <A>(
   name?: string
 ): Effect.Effect<ReadonlyArray<A>, QueryError> =>
   Effect.async<ReadonlyArray<A>, QueryError>((resume) => {
-    ;(pool as unknown as Queryable<A>).query(
-      name === undefined ? text : named(text, name, values),
-      name === undefined ? values : undefined,
-      (error, result) => {
-        if (error) resume(Effect.fail(new QueryError(error.code, error.message)))
-        else resume(Effect.succeed(result?.rows ?? []))
-      }
-    )
+    submit<A>(pool, text, values, name, (error, result) => {
+      if (error) resume(Effect.fail(new QueryError(error.code, error.message)))
+      else resume(Effect.succeed(result?.rows ?? []))
+    })
   })
 
 const asText = (value: string): string => value
