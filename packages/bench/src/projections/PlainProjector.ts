@@ -71,6 +71,7 @@ export const catchUp = async (pool: pg.Pool, table: string, mode: Mode, pageSize
     await client.query(`INSERT INTO ${checkpointsTable} VALUES ($1, '0', 0)`, [table])
     const upsertOne = ReadModel.upsertOne(table)
     const upsertMany = ReadModel.upsertMany(table)
+    const upsertPrepared = (row: Row) => client.query({ name: `upsert_${table}`, text: upsertOne, values: [row.data.accountId, row.data.amount] })
     const types = [ReadModel.eventType]
     let tx = "0"
     let pos = "0"
@@ -86,9 +87,9 @@ export const catchUp = async (pool: pg.Pool, table: string, mode: Mode, pageSize
       if (mode === "per-event") {
         for (const row of rows) await client.query(upsertOne, [row.data.accountId, row.data.amount])
       } else if (mode === "per-event-prepared") {
-        for (const row of rows) await client.query({ name: `upsert_${table}`, text: upsertOne, values: [row.data.accountId, row.data.amount] })
+        for (const row of rows) await upsertPrepared(row)
       } else if (mode === "per-event-pipelined") {
-        await Promise.all(rows.map((row) => client.query({ name: `upsert_${table}`, text: upsertOne, values: [row.data.accountId, row.data.amount] })))
+        await Promise.all(rows.map(upsertPrepared))
       } else {
         const sums = ReadModel.sumByAccount(rows.map((r) => r.data))
         await client.query(upsertMany, [sums.accounts, sums.amounts, sums.counts])
